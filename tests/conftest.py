@@ -8,6 +8,7 @@ in a temporary data dir (or `DMPGW_TEST_DATABASE_URL` when set); each test that 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Test helpers shared by tiers (gateway_harness, ...) are plain modules in tests/.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 SHARED = ROOT.parent / "shared"
 
 

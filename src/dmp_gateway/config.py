@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     nir_consistency_checks: bool = False
 
     # --- OAuth2 / OIDC -------------------------------------------------------------------------
-    #: Issuer expected in tokens; unset = the embedded issuer (`http://{host}:{port}`).
+    #: Issuer expected in tokens; unset = the embedded issuer (urn:dmp-gateway:embedded-issuer).
     oidc_issuer: str | None = None
     oidc_audience: str = "https://dmp-gateway.local/"
     #: JWKS to verify tokens; unset = the embedded issuer's own key.
@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 172800
     #: client_credentials clients (YAML/JSON): client_id, secret hash, workspace, scopes.
     clients_file: Path | None = None
+    # auth/ fields (bootstrap_auth reads them)
+    #: Clock skew tolerated on exp/nbf/iat, in seconds.
+    token_leeway_seconds: int = 30
+    #: Verified tokens kept per process (LRU); 0 verifies every request's signature.
+    token_cache_size: int = 4096
+    #: Total time allowed to fetch DMPGW_OIDC_JWKS_URL.
+    oidc_jwks_timeout_seconds: float = 5.0
 
     # --- CDA -----------------------------------------------------------------------------------
     #: Root OID under which document ids (CDA id, XDS uniqueId) are minted.
@@ -78,6 +85,14 @@ class Settings(BaseSettings):
     lps_name: str = "dmp-gateway"
     lps_version: str = "0.1.0"
     lps_homologation_id: str = "DMPGW-DEV"
+    #: VIHF Subject/NameID: the person responsible for the automated processing (PS_IdNat); default LPS name.
+    vihf_name_id: str | None = None
+    #: VIHF subject-id: software name, model and service (never patient data); default "<lps_name> <lps_version>".
+    vihf_subject_id: str | None = None
+    #: XAdES submission-set signature algorithm (the ANS samples use rsa-sha1).
+    xades_signature_algorithm: Literal["rsa-sha1", "rsa-sha256"] = "rsa-sha1"
+    #: XDS times in UTC (IHE); false keeps the CDA's local times.
+    dmp_times_utc: bool = True
 
     # --- delivery ------------------------------------------------------------------------------
     retry_max_attempts: int = 8
@@ -101,7 +116,9 @@ class Settings(BaseSettings):
 
     @property
     def effective_issuer(self) -> str:
-        return self.oidc_issuer or f"http://{self.host}:{self.port}"
+        # Not derived from host/port: a token minted by `dmp-gateway token` must verify whatever
+        # address the server listens on.
+        return self.oidc_issuer or "urn:dmp-gateway:embedded-issuer"
 
     def masked(self) -> dict[str, object]:
         """The effective configuration with secrets masked, for `dmp-gateway config`."""

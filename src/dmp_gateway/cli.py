@@ -1,0 +1,164 @@
+"""`dmp-gateway`: one command for operators, integrators and developers.
+
+Commands stay thin: parse options, call the package that does the work, print the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dmp_gateway.config import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="FHIR STU3 gateway to the French DMP.")
+workspace_app = typer.Typer(no_args_is_help=True, help="Workspaces (healthcare organizations) and their DMP Device.")
+client_app = typer.Typer(no_args_is_help=True, help="OAuth2 client-credentials applications.")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(client_app, name="client")
+err = Console(stderr=True)
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+@app.command("config")
+def config_cmd() -> None:
+    """Print the effective configuration (environment DMPGW_*), secrets masked."""
+    print(json.dumps(settings().masked(), indent=2, default=str))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (automatic for `serve` on the embedded default)."""
+    from dmp_gateway.bootstrap import prepare_database
+    from dmp_gateway.store.migrate import current_revision
+
+    url = prepare_database(settings(), run_migrations=True)
+    err.print(f"database at revision {current_revision(url)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Listen address (DMPGW_HOST).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Listen port (DMPGW_PORT).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="uvicorn worker processes (DMPGW_WORKERS).")] = None,
+) -> None:
+    """Run the FHIR API (and, on the embedded default, a delivery worker in the same process)."""
+    import uvicorn
+
+    from dmp_gateway.bootstrap import prepare_database
+
+    # Worker processes rebuild Settings from the environment: pass the options through it.
+    for name, value in (("DMPGW_HOST", host), ("DMPGW_PORT", port), ("DMPGW_WORKERS", workers)):
+        if value is not None:
+            os.environ[name] = str(value)
+    cfg = settings()
+    prepare_database(cfg)
+    uvicorn.run("dmp_gateway.fhir.app:app_from_environment", factory=True, host=cfg.host, port=cfg.port,
+                workers=cfg.workers, log_level=cfg.log_level.lower(), access_log=False)
+
+
+@workspace_app.command("create")
+def workspace_create(
+    name: Annotated[str, typer.Option(help="Name of the healthcare organization.")],
+    finess: Annotated[Optional[str], typer.Option(help="FINESS number (9 digits).")] = None,
+    siret: Annotated[Optional[str], typer.Option(help="SIRET number (14 digits).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line.")] = False,
+) -> None:
+    """Create a workspace: its Organization and its DMP channel Device."""
+    from dmp_gateway.bootstrap import open_services
+    from dmp_gateway.fhir.workspaces import provision_workspace
+
+    async def run():  # noqa: ANN202
+        services = await open_services(settings())
+        try:
+            return await provision_workspace(services, name, finess=finess, siret=siret)
+        finally:
+            await services.close()
+
+    try:
+        ws = asyncio.run(run())
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"workspace": ws.id, "organization": ws.organization, "dmp_device": ws.dmp_device}))
+    else:
+        print(f"workspace {ws.id}\norganization {ws.organization}\nDMP device {ws.dmp_device}")
+
+
+@workspace_app.command("list")
+def workspace_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the workspaces."""
+    from dmp_gateway.bootstrap import open_services
+
+    async def run():  # noqa: ANN202
+        services = await open_services(settings())
+        try:
+            return await services.workspaces.list()
+        finally:
+            await services.close()
+
+    rows = asyncio.run(run())
+    if as_json:
+        for ws in rows:
+            print(json.dumps({"workspace": ws.id, "name": ws.name, "organization": ws.organization,
+                              "dmp_device": ws.dmp_device, "created_at": ws.created_at.isoformat()}))
+        return
+    table = Table("workspace", "name", "DMP device", "created")
+    for ws in rows:
+        table.add_row(ws.id, ws.name, ws.dmp_device, ws.created_at.strftime("%Y-%m-%d %H:%M"))
+    Console().print(table)
+
+
+@app.command()
+def token(
+    workspace: Annotated[str, typer.Option(help="Workspace id (the currentWorkspaceId claim).")],
+    identity: Annotated[list[str], typer.Option(help="Reference the user may send as, e.g. Practitioner/12; repeatable.")],
+    scopes: Annotated[str, typer.Option(help='Space-separated scopes, e.g. "PATIENT_CREATE BINARY_CREATE".')],
+    ttl: Annotated[Optional[int], typer.Option(help="Lifetime in seconds.")] = None,
+) -> None:
+    """Print a user access token from the embedded issuer (last line of stdout), for development."""
+    from dmp_gateway.auth.cli_support import issue_dev_token
+
+    print(issue_dev_token(settings(), workspace, identity, scopes, ttl=ttl))
+
+
+@client_app.command("add")
+def client_add(
+    client_id: Annotated[str, typer.Option(help="client_id of the application.")],
+    workspace: Annotated[str, typer.Option(help="Workspace the application acts in.")],
+    scopes: Annotated[str, typer.Option(help="Space-separated scopes.")],
+    database_reference: Annotated[Optional[str], typer.Option(help="Lifen-style database_reference.")] = None,
+    organization: Annotated[Optional[str], typer.Option(help="The application's Organization (requester).")] = None,
+) -> None:
+    """Register a client-credentials application; prints its secret once (stored hashed)."""
+    from dmp_gateway.auth.cli_support import add_client
+
+    client, secret = add_client(settings(), client_id, workspace, scopes,
+                                database_reference=database_reference, organization=organization)
+    print(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+
+
+@app.command()
+def demo() -> None:
+    """Run the seed flow end to end on the embedded default and print what happened."""
+    from dmp_gateway.demo import run_demo
+
+    raise typer.Exit(run_demo(settings()))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""FHIR STU3 REST surface: one module per FHIR concern; `app.create_app` assembles them."""

@@ -1,0 +1,113 @@
+"""The HTTP application: route table, error handling, lifespan. Handlers live one concern per module."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dmp_gateway.auth.errors import AuthError
+from dmp_gateway.auth.routes import router as auth_router
+from dmp_gateway.bootstrap import Services, open_services
+from dmp_gateway.config import Settings
+from dmp_gateway.fhir import binary, interactions, metadata
+from dmp_gateway.fhir.media import FHIR_JSON
+from dmp_gateway.fhir.outcomes import FhirError, Issue, error, from_exception, outcome_json
+from dmp_gateway.fhir.validation import RESOURCE_TYPES
+from dmp_gateway.store.errors import StoreError
+
+log = logging.getLogger(__name__)
+BASE = "/fhir/v2"
+
+
+def _bind(handler, resource_type: str):  # noqa: ANN001, ANN202
+    async def endpoint(request: Request) -> Response:
+        return await handler(request, resource_type, **request.path_params)
+    endpoint.__name__ = f"{handler.__name__}_{resource_type}"
+    return endpoint
+
+
+async def _not_offered(request: Request) -> Response:
+    raise error(405, "not-supported", "DELETE is not offered: resources are archived with an update instead")
+
+
+def add_fhir_routes(app: FastAPI) -> None:
+    """The route table: one line per interaction, every resource type alike except Binary."""
+    route = partial(app.add_api_route, include_in_schema=True)
+    route(f"{BASE}/metadata", metadata.metadata, methods=["GET"], name="capabilities")
+    route(f"{BASE}/Binary", binary.create_binary, methods=["POST"], name="create_Binary")
+    route(f"{BASE}/Binary/{{res_id}}", binary.read_binary, methods=["GET"], name="read_Binary")
+    for rtype in RESOURCE_TYPES:
+        if rtype != "Binary":
+            route(f"{BASE}/{rtype}", _bind(interactions.create, rtype), methods=["POST"], name=f"create_{rtype}")
+            route(f"{BASE}/{rtype}/{{res_id}}", _bind(interactions.read, rtype), methods=["GET"], name=f"read_{rtype}")
+        route(f"{BASE}/{rtype}", _bind(interactions.search, rtype), methods=["GET"], name=f"search_{rtype}")
+        route(f"{BASE}/{rtype}/{{res_id}}", _bind(interactions.update, rtype), methods=["PUT"], name=f"update_{rtype}")
+        route(f"{BASE}/{rtype}/{{res_id}}", _not_offered, methods=["DELETE"], name=f"delete_{rtype}")
+        route(f"{BASE}/{rtype}/{{res_id}}/_history", _bind(interactions.history, rtype), methods=["GET"],
+              name=f"history_{rtype}")
+        route(f"{BASE}/{rtype}/{{res_id}}/_history/{{version}}", _bind(interactions.vread, rtype), methods=["GET"],
+              name=f"vread_{rtype}")
+
+
+def _outcome_response(exc: FhirError) -> Response:
+    return Response(exc.body(), exc.status, exc.headers, media_type=FHIR_JSON)
+
+
+async def _handle_known(request: Request, exc: Exception) -> Response:
+    mapped = from_exception(exc)
+    if mapped is None:  # pragma: no cover - only known classes are registered
+        raise exc
+    return _outcome_response(mapped)
+
+
+async def _handle_http(request: Request, exc: StarletteHTTPException) -> Response:
+    code = {404: "not-found", 405: "not-supported"}.get(exc.status_code, "processing")
+    text = {404: f"{request.url.path} is not a known endpoint or resource type",
+            405: f"{request.method} is not supported on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+    return Response(outcome_json([Issue(code, text)]), exc.status_code, media_type=FHIR_JSON)
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    # Log the type and place only: messages of lower layers may quote patient data.
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    body = outcome_json([Issue("exception", "internal error; the request was not processed, retry later")])
+    return Response(body, 500, media_type=FHIR_JSON)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The API. With `services` given (tests), the lifespan uses them and leaves them open."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or await open_services(settings)
+        app.state.services = svc
+        app.state.auth = svc.auth
+        try:
+            yield
+        finally:
+            if services is None:
+                await svc.close()
+
+    app = FastAPI(title="dmp-gateway", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.trust_forwarded = settings.trust_forwarded_headers
+    if services is not None:
+        app.state.services, app.state.auth = services, services.auth
+    app.include_router(auth_router)
+    add_fhir_routes(app)
+    for cls in (FhirError, AuthError, StoreError):
+        app.add_exception_handler(cls, _handle_known)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(Exception, _handle_unexpected)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """uvicorn factory for `dmp-gateway serve` with several worker processes."""
+    return create_app(Settings())

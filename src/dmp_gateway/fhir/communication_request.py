@@ -1,0 +1,54 @@
+"""CommunicationRequest checks that need the caller and the stored resources (seed-flow.md §5).
+
+The sender must be one the token may act as and the requester its workspace (or application)
+Organization (403); the recipient must be the workspace's DMP channel Device, and the payload's
+DocumentReference must be about the same Patient (422).
+"""
+
+from __future__ import annotations
+
+from dmp_gateway.auth.errors import Forbidden
+from dmp_gateway.fhir.codes import ACTIVE_DEVICES_EXTENSION
+from dmp_gateway.fhir.outcomes import Issue
+from dmp_gateway.fhir.references import parse_reference
+from dmp_gateway.fhir.security import Caller
+from dmp_gateway.store.errors import ResourceNotFound
+from dmp_gateway.store.resources import PostgresResourceStore
+
+
+def check_caller_may_send(cr: dict, caller: Caller) -> None:
+    sender = (cr.get("sender") or {}).get("reference")
+    if sender and not caller.principal.may_send_as(sender):
+        raise Forbidden(f"CommunicationRequest.sender {sender} is not one of the identities of this token "
+                        f"({', '.join(caller.principal.identities) or 'none'})")
+    agent = ((cr.get("requester") or {}).get("agent") or {}).get("reference")
+    if agent and not caller.principal.may_request_as(agent):
+        raise Forbidden(f"CommunicationRequest.requester.agent {agent} is not this token's workspace "
+                        f"Organization ({', '.join(caller.principal.requesters)})")
+
+
+async def check_dmp_routing(cr: dict, caller: Caller, store: PostgresResourceStore) -> list[Issue]:
+    issues = []
+    devices = [(f"CommunicationRequest.recipient[{i}]", r.get("reference")) for i, r in enumerate(cr.get("recipient") or [])]
+    devices += [(f"CommunicationRequest.extension[{i}].valueReference", (e.get("valueReference") or {}).get("reference"))
+                for i, e in enumerate(cr.get("extension") or []) if e.get("url") == ACTIVE_DEVICES_EXTENSION]
+    for path, raw in devices:
+        ref = parse_reference(raw)
+        if ref and ref.res_type == "Device" and ref.id != caller.workspace.dmp_device_id:
+            issues.append(Issue("value", f"{path} must be this workspace's DMP Device "
+                                         f"({caller.workspace.dmp_device}), not {ref}", path))
+    subject = parse_reference((cr.get("subject") or {}).get("reference"))
+    for i, payload in enumerate(cr.get("payload") or []):
+        ref = parse_reference((payload.get("contentReference") or {}).get("reference"))
+        if not (ref and subject and ref.res_type == "DocumentReference"):
+            continue
+        try:
+            docref = (await store.read("DocumentReference", ref.id, caller.workspace.id)).as_dict()
+        except ResourceNotFound:
+            continue  # reported by the reference check
+        doc_subject = parse_reference((docref.get("subject") or {}).get("reference"))
+        if doc_subject and (doc_subject.res_type, doc_subject.id) != (subject.res_type, subject.id):
+            path = f"CommunicationRequest.payload[{i}].contentReference"
+            issues.append(Issue("value", f"{path}: {ref} is about {doc_subject}, not the request's subject "
+                                         f"{subject}", path))
+    return issues

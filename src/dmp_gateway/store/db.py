@@ -1,0 +1,47 @@
+"""Connection pools. Nothing is opened at import time; `bootstrap.py` opens and closes them."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+
+async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20, name: str = "dmpgw") -> AsyncConnectionPool:
+    """An open async pool; connections are autocommit so every write opens its own transaction."""
+
+    async def configure(conn: AsyncConnection) -> None:
+        await conn.set_autocommit(True)
+
+    pool = AsyncConnectionPool(
+        url, min_size=min_size, max_size=max_size, open=False, name=name, configure=configure,
+        kwargs={"prepare_threshold": 2},
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same server for Alembic (SQLAlchemy with the psycopg 3 driver)."""
+    params = conninfo_to_dict(url)
+    host = params.pop("host", "")
+    user = params.pop("user", "postgres")
+    password = params.pop("password", "")
+    dbname = params.pop("dbname", "postgres")
+    port = params.pop("port", None)
+    auth = f"{user}:{password}@" if password else f"{user}@"
+    if host.startswith("/"):
+        extra = "&".join(f"{k}={v}" for k, v in params.items())
+        query = f"?host={host}" + (f"&port={port}" if port else "") + (f"&{extra}" if extra else "")
+        return f"postgresql+psycopg://{auth}/{dbname}{query}"
+    location = host or "localhost"
+    if port:
+        location += f":{port}"
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"postgresql+psycopg://{auth}{location}/{dbname}" + (f"?{query}" if query else "")
+
+
+def with_database(url: str, dbname: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)

@@ -1,0 +1,276 @@
+"""Versioned FHIR resources in PostgreSQL (the table `fhir_resource` and its index `fhir_search`).
+
+The store knows types, ids, versions, workspaces and (param, value) index rows; what those rows mean
+for FHIR search is decided in `fhir/search_params.py`. Content is kept as the JSON text we return,
+so a read is one index lookup and no re-serialization. Source: FHIR STU3 http.html (create, read,
+vread, update, history, conditional create).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from dmp_gateway.store.errors import MultipleMatches, ResourceNotFound, VersionConflict
+
+IndexRows = Sequence[tuple[str, str]]
+OnWrite = Callable[[AsyncConnection, "StoredResource"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    """One version of a resource as stored."""
+
+    #: FHIR resource type, e.g. "Patient".
+    res_type: str
+    #: Logical id (server-assigned).
+    id: str
+    #: meta.versionId as an integer, from 1.
+    version: int
+    #: The workspace (Organization id) that owns it.
+    workspace_id: str
+    #: meta.lastUpdated.
+    last_updated: datetime
+    #: The resource JSON as returned to clients (with id and meta).
+    content: bytes
+    #: For Binary: the stored bytes' blob id.
+    blob_id: uuid.UUID | None = None
+
+    def as_dict(self) -> dict:
+        return orjson.loads(self.content)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.res_type}/{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One search condition on the index: `param` compared with `values` (OR between values)."""
+
+    param: str
+    #: eq (exact, any of values), prefix (starts with any of values), or gt/ge/lt/le (one value).
+    op: str
+    values: tuple[str, ...]
+
+
+def _stamp(content: dict, res_id: str, version: int, when: datetime) -> bytes:
+    """The resource with server-owned id and meta, serialized once (FHIR keeps meta.tag etc.)."""
+    meta = dict(content.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    body = {"resourceType": content["resourceType"], "id": res_id, "meta": meta}
+    for key, value in content.items():
+        if key not in body:
+            body[key] = value
+    return orjson.dumps(body)
+
+
+_INSERT = """
+with r as (
+  insert into fhir_resource (res_type, id, version, workspace_id, last_updated, is_current, blob_id, content)
+  values (%(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, %(blob)s, %(c)s::json)
+  returning 1
+)
+insert into fhir_search (res_type, id, workspace_id, param, value)
+select %(t)s, %(id)s, %(ws)s, p, v from unnest(%(params)s::text[], %(values)s::text[]) as i(p, v)
+"""
+
+_SELECT = "select res_type, id, version, workspace_id, last_updated, content::text, blob_id from fhir_resource"
+
+
+def _row(row: tuple) -> StoredResource:
+    return StoredResource(row[0], row[1], row[2], row[3], row[4], row[5].encode(), row[6])
+
+
+class PostgresResourceStore:
+    """Create, read, update, history and search of versioned resources, isolated by workspace."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction, for writes that must land together."""
+        async with self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    async def create(
+        self, res_type: str, workspace_id: str, content: dict, index: IndexRows, *,
+        blob_id: uuid.UUID | None = None, on_write: OnWrite | None = None, conn: AsyncConnection | None = None,
+        res_id: str | None = None,
+    ) -> StoredResource:
+        """Insert version 1 (FHIR create), with a new id unless the server chose one (workspaces).
+
+        `on_write` runs in the same transaction (the delivery enqueues its job there).
+        """
+        res_id = res_id or str(uuid.uuid4())
+        if conn is not None:
+            return await self._insert(conn, res_type, res_id, 1, workspace_id, content, index, blob_id, on_write)
+        async with self.transaction() as tx:
+            return await self._insert(tx, res_type, res_id, 1, workspace_id, content, index, blob_id, on_write)
+
+    async def conditional_create(
+        self, res_type: str, workspace_id: str, content: dict, index: IndexRows, criteria: Sequence[Criterion],
+        lock_key: str, *, blob_id: uuid.UUID | None = None, on_write: OnWrite | None = None,
+    ) -> tuple[StoredResource, bool]:
+        """If-None-Exist: create when nothing matches, return the match when one does (STU3 http.html#ccreate).
+
+        Race-free: the search and the insert run under a transaction advisory lock on the criteria, so
+        identical parallel requests serialize and all but the first find the first one's resource.
+        """
+        async with self.transaction() as tx:
+            await tx.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{res_type}|{workspace_id}|{lock_key}",))
+            matches, total = await self._search(tx, res_type, workspace_id, criteria, 2, 0, with_total=False)
+            if len(matches) > 1:
+                raise MultipleMatches(len(matches))
+            if matches:
+                return matches[0], False
+            stored = await self._insert(tx, res_type, str(uuid.uuid4()), 1, workspace_id, content, index, blob_id, on_write)
+            return stored, True
+
+    async def _insert(
+        self, conn: AsyncConnection, res_type: str, res_id: str, version: int, workspace_id: str,
+        content: dict, index: IndexRows, blob_id: uuid.UUID | None, on_write: OnWrite | None,
+    ) -> StoredResource:
+        now = datetime.now(UTC)
+        body = _stamp(content, res_id, version, now)
+        await conn.execute(_INSERT, {
+            "t": res_type, "id": res_id, "v": version, "ws": workspace_id, "at": now, "blob": blob_id,
+            "c": body.decode(), "params": [p for p, _ in index], "values": [v for _, v in index],
+        })
+        stored = StoredResource(res_type, res_id, version, workspace_id, now, body, blob_id)
+        if on_write is not None:
+            await on_write(conn, stored)
+        return stored
+
+    async def read(self, res_type: str, res_id: str, workspace_id: str) -> StoredResource:
+        """The current version, or ResourceNotFound (also for another workspace's resource: no leak)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"{_SELECT} where res_type = %s and id = %s and is_current and workspace_id = %s",
+                (res_type, res_id, workspace_id))
+            row = await cur.fetchone()
+        if row is None:
+            raise ResourceNotFound(f"{res_type}/{res_id} is not known")
+        return _row(row)
+
+    async def vread(self, res_type: str, res_id: str, version: int, workspace_id: str) -> StoredResource:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"{_SELECT} where res_type = %s and id = %s and version = %s and workspace_id = %s",
+                (res_type, res_id, version, workspace_id))
+            row = await cur.fetchone()
+        if row is None:
+            raise ResourceNotFound(f"{res_type}/{res_id}/_history/{version} is not known")
+        return _row(row)
+
+    async def history(self, res_type: str, res_id: str, workspace_id: str) -> list[StoredResource]:
+        """Every version, newest first (STU3 instance history)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                f"{_SELECT} where res_type = %s and id = %s and workspace_id = %s order by version desc",
+                (res_type, res_id, workspace_id))
+            rows = await cur.fetchall()
+        if not rows:
+            raise ResourceNotFound(f"{res_type}/{res_id} is not known")
+        return [_row(r) for r in rows]
+
+    async def update(
+        self, res_type: str, res_id: str, workspace_id: str, content: dict, index: IndexRows, *,
+        if_match: int | None = None, on_write: OnWrite | None = None, conn: AsyncConnection | None = None,
+    ) -> StoredResource:
+        """A new current version (FHIR update); `if_match` enforces optimistic locking."""
+        if conn is not None:
+            return await self._update(conn, res_type, res_id, workspace_id, content, index, if_match, on_write)
+        async with self.transaction() as tx:
+            return await self._update(tx, res_type, res_id, workspace_id, content, index, if_match, on_write)
+
+    async def _update(
+        self, tx: AsyncConnection, res_type: str, res_id: str, workspace_id: str, content: dict,
+        index: IndexRows, if_match: int | None, on_write: OnWrite | None,
+    ) -> StoredResource:
+        cur = await tx.execute(
+            "select version, blob_id from fhir_resource where res_type = %s and id = %s and is_current"
+            " and workspace_id = %s for update", (res_type, res_id, workspace_id))
+        row = await cur.fetchone()
+        if row is None:
+            raise ResourceNotFound(f"{res_type}/{res_id} is not known")
+        current, blob_id = row
+        if if_match is not None and if_match != current:
+            raise VersionConflict(if_match, current)
+        await tx.execute(
+            "update fhir_resource set is_current = false where res_type = %s and id = %s and is_current",
+            (res_type, res_id))
+        await tx.execute("delete from fhir_search where res_type = %s and id = %s", (res_type, res_id))
+        return await self._insert(tx, res_type, res_id, current + 1, workspace_id, content, index,
+                                  blob_id, on_write)
+
+    async def search(
+        self, res_type: str, workspace_id: str, criteria: Sequence[Criterion], count: int, offset: int,
+    ) -> tuple[list[StoredResource], int]:
+        """Current resources matching every criterion, newest first, with the total count."""
+        async with self.pool.connection() as conn:
+            return await self._search(conn, res_type, workspace_id, criteria, count, offset, with_total=True)
+
+    async def _search(
+        self, conn: AsyncConnection, res_type: str, workspace_id: str, criteria: Sequence[Criterion],
+        count: int, offset: int, *, with_total: bool,
+    ) -> tuple[list[StoredResource], int]:
+        where, args = _where(res_type, workspace_id, criteria)
+        cur = await conn.execute(
+            f"{_SELECT} r where {where} order by last_updated desc, id limit %s offset %s", (*args, count, offset))
+        rows = [_row(r) for r in await cur.fetchall()]
+        total = len(rows)
+        if with_total and (offset > 0 or len(rows) == count):
+            cur = await conn.execute(f"select count(*) from fhir_resource r where {where}", args)
+            total = (await cur.fetchone())[0]
+        else:
+            total += offset
+        return rows, total
+
+    async def existing(self, references: Sequence[tuple[str, str]], workspace_id: str) -> set[tuple[str, str]]:
+        """Which of these (type, id) exist, current, in the workspace (reference checks)."""
+        if not references:
+            return set()
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "select res_type, id from fhir_resource where is_current and workspace_id = %s"
+                " and (res_type, id) in (select * from unnest(%s::text[], %s::text[]))",
+                (workspace_id, [t for t, _ in references], [i for _, i in references]))
+            return {(t, i) for t, i in await cur.fetchall()}
+
+
+_OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+def _where(res_type: str, workspace_id: str, criteria: Sequence[Criterion]) -> tuple[str, list]:
+    clauses = ["r.is_current", "r.res_type = %s", "r.workspace_id = %s"]
+    args: list = [res_type, workspace_id]
+    for c in criteria:
+        sub = "select 1 from fhir_search s where s.workspace_id = r.workspace_id and s.res_type = r.res_type" \
+              " and s.id = r.id and s.param = %s and "
+        if c.op == "eq":
+            clauses.append(f"exists ({sub}s.value = any(%s))")
+            args += [c.param, list(c.values)]
+        elif c.op == "prefix":
+            alts = " or ".join(["s.value like %s"] * len(c.values))
+            clauses.append(f"exists ({sub}({alts}))")
+            args += [c.param, *(_like_prefix(v) for v in c.values)]
+        elif c.op in _OPS:
+            clauses.append(f"exists ({sub}s.value {_OPS[c.op]} %s)")
+            args += [c.param, c.values[0]]
+        else:  # pragma: no cover - fhir/search.py only builds the ops above
+            raise ValueError(f"unknown search operator {c.op}")
+    return " and ".join(clauses), args
+
+
+def _like_prefix(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
