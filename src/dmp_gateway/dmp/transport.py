@@ -1,0 +1,106 @@
+"""HTTP exchange of SOAP messages with the DMP, and the one place transport failures become `dmp.errors`.
+
+Like httpx's `map_httpcore_exceptions`, `map_errors()` translates once, most specific first, always
+`from exc` (notes/style.md §2.5; dmp-interfaces.md §9):
+
+    ConnectError / ConnectTimeout / PoolTimeout    → Transient     (nothing was sent)
+      … caused by an SSL error                     → Configuration (certificate / TLS set-up)
+    WriteError / WriteTimeout                      → Transient     (the request did not get through whole)
+    ReadTimeout / ReadError / RemoteProtocolError  → OutcomeUnknown (sent; no answer)
+    HTTP 502/503/504, 5xx without a SOAP body      → Transient
+    SOAP Fault env:Receiver                        → Transient
+    SOAP Fault env:Sender / MustUnderstand / …, 4xx → Permanent
+    2xx whose body cannot be read                  → OutcomeUnknown (the DMP may have acted on it)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import Iterator, Sequence
+
+import httpx
+
+from dmp_gateway.dmp.errors import Configuration, OutcomeUnknown, Permanent, Transient
+from dmp_gateway.dmp.mtom import MtomError, Part, build_mtom, parse_message
+from dmp_gateway.dmp.namespaces import SERVICE_OF_ACTION
+from dmp_gateway.dmp.soap import Envelope, SoapError, parse_envelope
+
+_TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
+@contextlib.contextmanager
+def map_errors() -> Iterator[None]:
+    """Translate httpx exceptions raised inside the block into `dmp.errors` (see module docstring)."""
+    try:
+        yield
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        if _is_tls_problem(exc):
+            raise Configuration(f"TLS handshake with the DMP failed: {exc}", code="CERTIFICATE_ERROR") from exc
+        raise Transient(f"cannot reach the DMP: {exc}", code="CONNECT") from exc
+    except httpx.PoolTimeout as exc:
+        raise Transient("no free connection to the DMP", code="POOL_TIMEOUT") from exc
+    except (httpx.WriteError, httpx.WriteTimeout) as exc:
+        raise Transient(f"the request could not be sent whole: {exc}", code="WRITE") from exc
+    except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+        raise OutcomeUnknown(f"no answer from the DMP after sending: {type(exc).__name__}", code="NO_ANSWER") from exc
+
+
+def _is_tls_problem(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) and not isinstance(seen, ssl.SSLEOFError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(seen) or "SSLV3_ALERT" in str(seen) or "TLSV1_ALERT" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class SoapTransport:
+    """Posts one SOAP 1.2 message to `<base>/<service>` and returns the answer's envelope."""
+
+    def __init__(self, client: httpx.AsyncClient, base_url: str) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/")
+
+    def url_for(self, action: str) -> str:
+        return f"{self.base_url}/{SERVICE_OF_ACTION[action]}"
+
+    async def call(self, action: str, envelope: bytes, parts: Sequence[Part] = (), *, mtom: bool = False) -> Envelope:
+        """Send and read back; raises `dmp.errors` only. A SOAP fault becomes Transient or Permanent."""
+        if parts or mtom:
+            message = build_mtom(envelope, parts, action=action)
+            headers, content = message.headers, message.aiter_bytes()
+        else:
+            headers = {"Content-Type": f'application/soap+xml; charset=UTF-8; action="{action}"'}
+            content = envelope
+        with map_errors():
+            response = await self.client.post(self.url_for(action), content=content, headers=headers)
+        return self._read(response)
+
+    def _read(self, response: httpx.Response) -> Envelope:
+        status = response.status_code
+        try:
+            parsed = parse_message(response.headers.get("content-type"), response.content)
+            answer = parse_envelope(parsed.envelope)
+        except (MtomError, SoapError) as exc:
+            if status in _TRANSIENT_STATUSES or status >= 500:
+                raise Transient(f"DMP answered HTTP {status}", code=f"HTTP_{status}", http_status=status) from exc
+            if status >= 400:
+                raise Permanent(f"DMP answered HTTP {status}", code=f"HTTP_{status}", http_status=status) from exc
+            raise OutcomeUnknown(f"unreadable DMP answer: {exc}", code="UNREADABLE_ANSWER", http_status=status) from exc
+        if answer.fault is not None:
+            fault = answer.fault
+            kind = Transient if fault.is_receiver or status in _TRANSIENT_STATUSES else Permanent
+            raise kind(f"SOAP fault {fault.code}: {fault.reason}", code=(fault.subcodes or (fault.code,))[-1],
+                       context=fault.reason, http_status=status)
+        if status in _TRANSIENT_STATUSES or (status >= 500 and answer.body is None):
+            raise Transient(f"DMP answered HTTP {status}", code=f"HTTP_{status}", http_status=status)
+        if status >= 400 or answer.body is None:
+            raise Permanent(f"DMP answered HTTP {status} without a usable body", code=f"HTTP_{status}",
+                            http_status=status)
+        return answer
+
+
+__all__ = ["SoapTransport", "map_errors"]

@@ -1,0 +1,62 @@
+"""Build a `SoapDmp` from `Settings` (called by bootstrap.py and the CLI; the rest of dmp/ takes plain values).
+
+Certificates come from `DMPGW_CERTS_DIR` (default `$DMPGW_DATA_DIR/certs`, file names in
+`dmp.certs`); in the embedded default an empty directory is filled with dev certificates first.
+An `http://` base URL is accepted for local testing (no TLS, warning logged); signatures are still made.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+from dmp_gateway.config import Settings
+from dmp_gateway.dmp import devcerts
+from dmp_gateway.dmp.certs import CertPaths, client_ssl_context, load_signing_identity
+from dmp_gateway.dmp.client import ConnectorConfig, SoapDmp
+from dmp_gateway.dmp.errors import Configuration
+from dmp_gateway.dmp.vihf import VihfProfile
+
+log = logging.getLogger(__name__)
+
+
+def connector_config(settings: Settings, structure_id: str) -> ConnectorConfig:
+    vihf = VihfProfile(
+        structure_id=structure_id,
+        name_id=settings.vihf_name_id or settings.lps_name,
+        subject_id=settings.vihf_subject_id or f"{settings.lps_name} {settings.lps_version}",
+        version=settings.vihf_version,
+        authentication_mode=settings.authentication_mode,
+        secteur_activite=settings.secteur_activite,
+        lps_name=settings.lps_name,
+        lps_version=settings.lps_version,
+        lps_homologation_id=settings.lps_homologation_id,
+        signature_algorithm=settings.vihf_signature_algorithm,
+    )
+    return ConnectorConfig(
+        base_url=settings.dmp_base_url, lps_oid=settings.document_root_oid, vihf=vihf,
+        utc_times=settings.dmp_times_utc, xades_algorithm=settings.xades_signature_algorithm,
+    )
+
+
+def soap_dmp_from_settings(settings: Settings) -> SoapDmp:
+    """A ready `SoapDmp`; raises `Configuration` when certificates are missing or inconsistent."""
+    certs_dir = settings.effective_certs_dir
+    paths = devcerts.ensure(certs_dir) if settings.embedded else CertPaths.in_dir(certs_dir)
+    signer = load_signing_identity(paths.sign_cert, paths.sign_key)
+    structure_id = signer.structure_id
+    if not structure_id:
+        raise Configuration("the ORG_SIGN certificate has no OU (structure id)", code="CERTIFICATE_ERROR")
+    timeout = httpx.Timeout(settings.dmp_read_timeout, connect=settings.dmp_connect_timeout)
+    if settings.dmp_base_url.startswith("http://"):
+        log.warning("DMP base URL uses plain http: no TLS, no client certificate (local testing only)")
+        client = httpx.AsyncClient(timeout=timeout)
+    elif settings.dmp_base_url.startswith("https://"):
+        client = httpx.AsyncClient(timeout=timeout, verify=client_ssl_context(paths))
+    else:
+        raise Configuration(f"DMPGW_DMP_BASE_URL must be http(s)://, got {settings.dmp_base_url!r}")
+    return SoapDmp(client=client, config=connector_config(settings, structure_id), signer=signer)
+
+
+__all__ = ["connector_config", "soap_dmp_from_settings"]

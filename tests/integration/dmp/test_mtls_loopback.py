@@ -1,0 +1,106 @@
+"""SoapDmp over real TLS with client certificates on loopback, with the certificates `dev-certs` makes.
+
+A small ASGI registry served by uvicorn requires a client certificate from the dev CA, checks the
+VIHF signature and answers an empty ITI-18 result: the whole transport stack (wiring, ssl context,
+httpx, mTLS, signatures) runs for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+
+import pytest
+import uvicorn
+from lxml import etree
+
+from dmp_gateway.config import Settings
+from dmp_gateway.dmp import namespaces as ns
+from dmp_gateway.dmp.devcerts import generate
+from dmp_gateway.dmp.errors import Configuration
+from dmp_gateway.dmp.mtom import parse_message
+from dmp_gateway.dmp.soap import build_envelope, build_fault, parse_envelope, serialize
+from dmp_gateway.dmp.vihf import VihfError, verify_vihf
+from dmp_gateway.dmp.wiring import soap_dmp_from_settings
+from dmp_gateway.ins import Ins
+
+INS = Ins("279035121518989", "1.2.250.1.213.1.4.10")
+
+
+def registry_app(ca_pem: str, seen: list[str]):
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = dict(scope["headers"])
+        envelope = parse_envelope(parse_message(headers.get(b"content-type", b"").decode(), body).envelope)
+        try:
+            claims = verify_vihf(envelope.security, ca_pem)
+            seen.append(claims.first("Identifiant_Structure") or "")
+            answer = etree.Element(f"{{{ns.QUERY}}}AdhocQueryResponse", status=ns.RESPONSE_SUCCESS)
+            etree.SubElement(answer, f"{{{ns.RIM}}}RegistryObjectList")
+            status = 200
+        except VihfError as exc:
+            answer, status = build_fault("Sender", str(exc)), 500
+        data = serialize(build_envelope(answer, action=ns.ACTION_ITI18_RESPONSE, relates_to=envelope.message_id))
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/soap+xml; charset=UTF-8")]})
+        await send({"type": "http.response.body", "body": data})
+
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def tls_registry(tmp_path):
+    paths = generate(tmp_path / "certs")
+    seen: list[str] = []
+    port = _free_port()
+    config = uvicorn.Config(
+        registry_app(str(paths.ca_cert), seen), host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+        ssl_certfile=str(paths.server_cert), ssl_keyfile=str(paths.server_key), ssl_ca_certs=str(paths.ca_cert),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):  # wait for the listening socket (bounded: 5 s)
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    assert server.started
+    yield paths, f"https://127.0.0.1:{port}/si-dmp-server/v2/services", seen
+    server.should_exit = True
+    await task
+
+
+async def test_find_over_mutual_tls(tls_registry, tmp_path):
+    paths, url, seen = tls_registry
+    dmp = soap_dmp_from_settings(Settings(data_dir=tmp_path, certs_dir=paths.directory, dmp_base_url=url))
+    try:
+        assert await dmp.find(INS, "1.2.250.1.999.1.1.4.1") is None
+    finally:
+        await dmp.aclose()
+    assert seen == ["1120459876"]
+
+
+async def test_server_certificate_from_another_ca_is_a_configuration_error(tls_registry, tmp_path):
+    _, url, seen = tls_registry
+    other = generate(tmp_path / "other")
+    dmp = soap_dmp_from_settings(Settings(data_dir=tmp_path, certs_dir=other.directory, dmp_base_url=url))
+    try:
+        with pytest.raises(Configuration) as caught:
+            await dmp.find(INS, "1.2.250.1.999.1.1.4.1")
+    finally:
+        await dmp.aclose()
+    assert caught.value.code == "CERTIFICATE_ERROR" and seen == []
