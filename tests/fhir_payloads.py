@@ -51,3 +51,18 @@ def post_seed_resources(c, ws, nir: str = "279035121518989", pdf: bytes | None =
     cr = c.post("/CommunicationRequest", headers=FHIR,
                 content=seed_communication_request(ws, patient.json()["id"], docref.json()["id"]))
     return patient, binary, docref, cr
+
+
+def wait_for_communication(c, request_id: str, timeout: float = 30.0) -> dict:  # noqa: ANN001
+    """Poll `Communication?based-on=` until the delivery has an outcome (the client's way to learn it)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        bundle = c.get("/Communication", params={"based-on": f"CommunicationRequest/{request_id}"}).json()
+        if bundle["total"]:
+            return bundle["entry"][0]["resource"]
+        if time.monotonic() > deadline:
+            timeline = c.get(f"/CommunicationRequest/{request_id}/$timeline").json()
+            raise AssertionError(f"no Communication for {request_id} after {timeout}s; timeline: {timeline}")
+        time.sleep(0.1)

@@ -109,7 +109,8 @@ def provision(settings: Settings, database_url: str, name: str):  # noqa: ANN201
     return asyncio.run(run())
 
 
-def start_gateway(database_url: str, data_dir: Path, **overrides: object) -> tuple[Gateway, ThreadedServer]:
+def start_gateway(database_url: str, data_dir: Path, *, dmp: object | None = None,
+                  **overrides: object) -> tuple[Gateway, ThreadedServer]:
     from dmp_gateway.auth.cli_support import add_client
 
     port = free_port()
@@ -117,6 +118,6 @@ def start_gateway(database_url: str, data_dir: Path, **overrides: object) -> tup
     migrate(database_url)
     app_ws = provision(settings, database_url, "Application workspace")
     add_client(settings, "test-app", app_ws.id, ALL_SCOPES, secret="s3cret-app", database_reference="db-ref-1")
-    server = ThreadedServer(create_app(settings), port)
+    server = ThreadedServer(create_app(settings, dmp=dmp), port)
     server.start()
     return Gateway(f"http://127.0.0.1:{port}", settings, database_url, ("test-app", "s3cret-app", app_ws.id)), server

@@ -7,17 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from psycopg_pool import AsyncConnectionPool
 
 from dmp_gateway.auth.setup import AuthServices, bootstrap_auth
 from dmp_gateway.config import Settings
 from dmp_gateway.store.binaries import BlobReader
+from dmp_gateway.store.deliveries import PostgresDeliveryStore
 from dmp_gateway.store.db import open_pool
 from dmp_gateway.store.embedded import database_url
 from dmp_gateway.store.migrate import migrate
 from dmp_gateway.store.resources import OnWrite, PostgresResourceStore
 from dmp_gateway.store.workspaces import WorkspaceDirectory
+
+if TYPE_CHECKING:
+    from dmp_gateway.delivery.ports import DmpPort
+    from dmp_gateway.delivery.tasks import DeliveryPorts
 
 #: Builds the in-transaction hook for a write of one resource type: (caller, resource) -> hook.
 WriteHookFactory = Callable[[object, dict], OnWrite | None]
@@ -32,6 +38,7 @@ class Services:
     blobs: BlobReader
     workspaces: WorkspaceDirectory
     auth: AuthServices
+    deliveries: PostgresDeliveryStore
     #: Per resource type, what else must happen in the write's transaction (delivery enqueues there).
     write_hooks: dict[str, WriteHookFactory] = field(default_factory=dict)
 
@@ -52,10 +59,43 @@ def prepare_database(settings: Settings, *, run_migrations: bool | None = None) 
 
 
 async def open_services(settings: Settings, url: str | None = None) -> Services:
+    from dmp_gateway.fhir.delivery_hook import communication_request_hook
+    from dmp_gateway.fhir.outcome import FhirResourceEffects
+
     url = url or prepare_database(settings)
     pool = await open_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
-    return Services(
-        settings=settings, database_url=url, pool=pool,
-        resources=PostgresResourceStore(pool), blobs=BlobReader(pool),
-        workspaces=WorkspaceDirectory(pool), auth=bootstrap_auth(settings),
+    resources = PostgresResourceStore(pool)
+    deliveries = PostgresDeliveryStore(pool, FhirResourceEffects(resources))
+    services = Services(
+        settings=settings, database_url=url, pool=pool, resources=resources, blobs=BlobReader(pool),
+        workspaces=WorkspaceDirectory(pool), auth=bootstrap_auth(settings), deliveries=deliveries,
     )
+    services.write_hooks["CommunicationRequest"] = communication_request_hook(deliveries)
+    return services
+
+
+def delivery_ports(services: Services, dmp: DmpPort | None = None) -> DeliveryPorts:
+    """The ports of the delivery use case: the real DMP client unless one is given (tests, demo)."""
+    from dmp_gateway.delivery.retry import RetryPolicy
+    from dmp_gateway.delivery.tasks import DeliveryPorts
+    from dmp_gateway.dmp.wiring import soap_dmp_from_settings
+    from dmp_gateway.fhir.documents import RequestDocuments
+
+    return DeliveryPorts(
+        store=services.deliveries, dmp=dmp or soap_dmp_from_settings(services.settings),
+        documents=RequestDocuments(services.resources, services.blobs, services.settings),
+        policy=RetryPolicy.from_settings(services.settings))
+
+
+async def run_delivery_worker(services: Services, dmp: DmpPort | None = None, *, wait: bool = True) -> None:
+    """Run delivery jobs on the services' pool until cancelled (wait=False: until the queue is empty)."""
+    from dmp_gateway.delivery.tasks import make_app, run_worker
+
+    ports = delivery_ports(services, dmp)
+    try:
+        await run_worker(make_app(ports), services.pool, concurrency=services.settings.worker_concurrency,
+                         wait=wait, polling_interval=services.settings.worker_polling_seconds,
+                         stalled_after=services.settings.worker_stalled_after_seconds)
+    finally:
+        if dmp is None:
+            await ports.dmp.aclose()

@@ -149,11 +149,131 @@ def client_add(
 
 
 @app.command()
+def worker(
+    concurrency: Annotated[Optional[int], typer.Option(help="Jobs in flight (DMPGW_WORKER_CONCURRENCY).")] = None,
+) -> None:
+    """Run delivery workers alone (scale-out: N processes on N machines against one PostgreSQL)."""
+    from dmp_gateway.bootstrap import open_services, prepare_database, run_delivery_worker
+
+    cfg = settings()
+    if concurrency is not None:
+        cfg = cfg.model_copy(update={"worker_concurrency": concurrency})
+
+    async def run() -> None:
+        services = await open_services(cfg, prepare_database(cfg))
+        try:
+            await run_delivery_worker(services)
+        finally:
+            await services.close()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def cda(
+    request: Annotated[str, typer.Argument(help="CommunicationRequest/ID (or just ID).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write (default stdout).")] = None,
+) -> None:
+    """Print the CDA that is (or would be) sent for a CommunicationRequest."""
+    import sys
+
+    from dmp_gateway.bootstrap import open_services
+    from dmp_gateway.delivery.ports import DocumentProblem
+    from dmp_gateway.fhir.documents import RequestDocuments
+    from dmp_gateway.store.errors import ResourceNotFound
+
+    request_id = request.split("/", 1)[1] if request.startswith("CommunicationRequest/") else request
+
+    async def run() -> bytes:
+        services = await open_services(settings())
+        try:
+            sent = await services.deliveries.cda_bytes(request_id)
+            if sent is not None:
+                return sent
+            try:
+                delivery = await services.deliveries.get(request_id)
+                unique_id = delivery.unique_id
+            except ResourceNotFound:
+                unique_id = None
+            documents = RequestDocuments(services.resources, services.blobs, services.settings)
+            return (await documents.build(request_id, unique_id)).cda
+        finally:
+            await services.close()
+
+    try:
+        data = asyncio.run(run())
+    except (DocumentProblem, ResourceNotFound) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    if output:
+        output.write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+
+
+@app.command()
 def demo() -> None:
     """Run the seed flow end to end on the embedded default and print what happened."""
     from dmp_gateway.demo import run_demo
 
     raise typer.Exit(run_demo(settings()))
+
+
+@app.command("dev-certs")
+def dev_certs(
+    directory: Annotated[Path, typer.Argument(help="Where to write the PEM files (e.g. $DMPGW_DATA_DIR/certs).")],
+    structure_id: Annotated[str, typer.Option(help="Structure id (Struct_IdNat) put in the certificates' OU.")] = "1120459876",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files.")] = False,
+) -> None:
+    """Generate a test CA, a localhost server certificate and ORG_AUTH_CLI / ORG_SIGN certificates (dev only)."""
+    from dmp_gateway.dmp.devcerts import generate
+    from dmp_gateway.dmp.errors import Configuration
+
+    try:
+        paths = generate(directory, structure_id=structure_id, overwrite=overwrite)
+    except Configuration as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    for path in paths.all:
+        print(path)
+
+
+@app.command("dmp-sim")
+def dmp_sim(
+    port: Annotated[int, typer.Option(help="Listen port.")] = 9443,
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    patients: Annotated[Optional[Path], typer.Option(help="YAML/JSON patients file (default: the test identities).")] = None,
+    tls: Annotated[bool, typer.Option("--tls", help="HTTPS with a required client certificate (DMPGW_CERTS_DIR).")] = False,
+    strict_cda: Annotated[bool, typer.Option("--strict-cda", help="Also run the structuration-minimale schematron.")] = False,
+    cda_kit: Annotated[Optional[Path], typer.Option(help="ANS CDA kit folder (default ../shared/ans-cda-kit).")] = None,
+    xml_schemas: Annotated[Optional[Path], typer.Option(help="XDS/HL7v3 XSD folder (default ../shared/xml-schemas).")] = None,
+    trust: Annotated[Optional[list[Path]], typer.Option(help="Extra CA bundle (PEM) trusted for signatures; repeatable.")] = None,
+    faults: Annotated[Optional[Path], typer.Option(help="JSON fault plan applied at start (see docs/dmp-simulator.md).")] = None,
+) -> None:
+    """Run the DMP simulator (TD0.2, ITI-41, ITI-18, ITI-57) for the gateway or your own DMP software."""
+    from pydantic import ValidationError
+
+    from dmp_gateway.dmp.errors import Configuration
+    from dmp_gateway.dmp_simulator import run
+    from dmp_gateway.dmp_simulator.patients import PatientsFileError, load_patients
+    from dmp_gateway.dmp_simulator.wiring import simulator_config
+
+    try:
+        load_patients(patients)
+        config = simulator_config(settings(), host=host, port=port, patients=patients, tls=tls, strict_cda=strict_cda,
+                                  cda_kit=cda_kit, xml_schemas=xml_schemas, trust=trust or [], faults=faults)
+    except (PatientsFileError, Configuration, ValidationError, ValueError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    from dmp_gateway.store.embedded import stop_embedded
+
+    try:
+        run(config)
+    finally:
+        stop_embedded()
 
 
 def main() -> None:

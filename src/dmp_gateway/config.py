@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     retry_base_delay_seconds: float = 60.0
     retry_max_delay_seconds: float = 3600.0
     worker_concurrency: int = 16
+    #: How often an idle worker looks for scheduled retries that became due (new jobs wake it at once).
+    worker_polling_seconds: float = 2.0
+    #: A worker without a heartbeat for this long counts as dead (killed, crashed) and its running jobs are
+    #: re-queued; live workers send a heartbeat every sixth of it.
+    worker_stalled_after_seconds: float = Field(default=30.0, gt=0)
     #: `serve` also runs a worker in-process (the embedded default).
     serve_runs_worker: bool = True
 

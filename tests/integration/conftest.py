@@ -16,7 +16,7 @@ def gateway(pg_admin_url, tmp_path_factory):
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
     gw, server = start_gateway(with_database(pg_admin_url, name), tmp_path_factory.mktemp("gw"),
-                               binary_max_bytes=2 * 1024 * 1024)
+                               binary_max_bytes=2 * 1024 * 1024, serve_runs_worker=False)
     yield gw
     server.stop()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,9 +16,9 @@ from starlette.responses import Response
 
 from dmp_gateway.auth.errors import AuthError
 from dmp_gateway.auth.routes import router as auth_router
-from dmp_gateway.bootstrap import Services, open_services
+from dmp_gateway.bootstrap import Services, open_services, run_delivery_worker
 from dmp_gateway.config import Settings
-from dmp_gateway.fhir import binary, interactions, metadata
+from dmp_gateway.fhir import binary, interactions, metadata, operations
 from dmp_gateway.fhir.media import FHIR_JSON
 from dmp_gateway.fhir.outcomes import FhirError, Issue, error, from_exception, outcome_json
 from dmp_gateway.fhir.validation import RESOURCE_TYPES
@@ -54,6 +56,17 @@ def add_fhir_routes(app: FastAPI) -> None:
               name=f"history_{rtype}")
         route(f"{BASE}/{rtype}/{{res_id}}/_history/{{version}}", _bind(interactions.vread, rtype), methods=["GET"],
               name=f"vread_{rtype}")
+    for op in ("send", "retry", "cancel"):
+        route(f"{BASE}/CommunicationRequest/{{res_id}}/${op}", _operation(op), methods=["POST"], name=f"op_{op}")
+    route(f"{BASE}/CommunicationRequest/{{res_id}}/$timeline", operations.timeline, methods=["GET"], name="op_timeline")
+    app.state.operations = operations.NAMES
+
+
+def _operation(op: str):  # noqa: ANN202
+    async def endpoint(request: Request) -> Response:
+        return await operations.act(request, request.path_params["res_id"], op)
+    endpoint.__name__ = f"operation_{op}"
+    return endpoint
 
 
 def _outcome_response(exc: FhirError) -> Response:
@@ -81,17 +94,35 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     return Response(body, 500, media_type=FHIR_JSON)
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """The API. With `services` given (tests), the lifespan uses them and leaves them open."""
+def _report_worker_end(task: asyncio.Task) -> None:
+    """A worker that dies must be loud: requests would pile up unprocessed."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("the in-process delivery worker stopped", exc_info=task.exception())
+
+
+def create_app(settings: Settings, services: Services | None = None, *, dmp: object | None = None) -> FastAPI:
+    """The API. With `services` given (tests), the lifespan uses them and leaves them open.
+
+    With `settings.serve_runs_worker` (the embedded default), a delivery worker runs in the same
+    process and event loop; `dmp` replaces the real DMP client (tests, demo).
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or await open_services(settings)
         app.state.services = svc
         app.state.auth = svc.auth
+        worker = None
+        if settings.serve_runs_worker:
+            worker = asyncio.create_task(run_delivery_worker(svc, dmp), name="delivery-worker")
+            worker.add_done_callback(_report_worker_end)
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await worker
             if services is None:
                 await svc.close()
 

@@ -18,3 +18,7 @@ XDS_UNIQUE_ID_SYSTEM = f"{GATEWAY}/Identifier/xds-unique-id"
 FINESS_SYSTEMS = ("urn:oid:1.2.250.1.71.4.2.2", "http://finess.sante.gouv.fr")
 SIRET_SYSTEMS = ("urn:oid:1.2.250.1.71.4.2.2.3", "http://sirene.fr", "https://sirene.fr")
 RPPS_SYSTEMS = ("urn:oid:1.2.250.1.71.4.2.1", "http://lifen.fr/fhir/Identifier/practitioner-rpps")
+CDA_SET_ID_SYSTEM = f"{GATEWAY}/Identifier/cda-set-id"
+CDA_VERSION_SYSTEM = f"{GATEWAY}/Identifier/cda-version-number"
+DELIVERY_REASON_SYSTEM = f"{GATEWAY}/CodeSystem/delivery-failure-reason"
+DMP_ERROR_SYSTEM = f"{GATEWAY}/CodeSystem/dmp-error-code"

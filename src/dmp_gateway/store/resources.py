@@ -114,6 +114,11 @@ class PostgresResourceStore:
         res_id = res_id or str(uuid.uuid4())
         if conn is not None:
             return await self._insert(conn, res_type, res_id, 1, workspace_id, content, index, blob_id, on_write)
+        if on_write is None:
+            # _INSERT is one statement (resource and index rows), so on an autocommit connection it is its
+            # own transaction: one round trip instead of BEGIN, INSERT, COMMIT, and the same durability.
+            async with self.pool.connection() as single:
+                return await self._insert(single, res_type, res_id, 1, workspace_id, content, index, blob_id, None)
         async with self.transaction() as tx:
             return await self._insert(tx, res_type, res_id, 1, workspace_id, content, index, blob_id, on_write)
 
@@ -158,6 +163,18 @@ class PostgresResourceStore:
                 f"{_SELECT} where res_type = %s and id = %s and is_current and workspace_id = %s",
                 (res_type, res_id, workspace_id))
             row = await cur.fetchone()
+        if row is None:
+            raise ResourceNotFound(f"{res_type}/{res_id} is not known")
+        return _row(row)
+
+    async def read_any(self, res_type: str, res_id: str, conn: AsyncConnection | None = None) -> StoredResource:
+        """The current version whatever its workspace: for the gateway's own work (delivery), never for clients."""
+        sql = f"{_SELECT} where res_type = %s and id = %s and is_current"
+        if conn is None:
+            async with self.pool.connection() as own:
+                row = await (await own.execute(sql, (res_type, res_id))).fetchone()
+        else:
+            row = await (await conn.execute(sql, (res_type, res_id))).fetchone()
         if row is None:
             raise ResourceNotFound(f"{res_type}/{res_id} is not known")
         return _row(row)

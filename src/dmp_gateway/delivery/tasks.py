@@ -1,0 +1,103 @@
+"""The delivery job on procrastinate, and the worker loop that runs it.
+
+Thin on purpose: decode the job, call `service.process`. Several jobs run at once per worker
+(async), so DMP latency is hidden; jobs of one patient are serialized by their procrastinate lock.
+A worker killed mid-job leaves its job `doing`; `recover_stalled_jobs` puts such jobs back in the
+queue once their worker has missed its heartbeats, and `process` resumes from the stored state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import procrastinate
+from psycopg_pool import AsyncConnectionPool
+
+from dmp_gateway.delivery import service
+from dmp_gateway.delivery.ports import DeliveryStore, DmpPort, DocumentPort
+from dmp_gateway.delivery.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+QUEUE = "delivery"
+TASK = "dmp_gateway.deliver"
+#: Default for DMPGW_WORKER_STALLED_AFTER_SECONDS: a worker silent for this long is considered dead
+#: and its jobs are re-queued.
+STALLED_AFTER_SECONDS = 30.0
+#: Heartbeats per stalled period: a live worker whose event loop is briefly busy is never taken for dead.
+HEARTBEATS_PER_STALLED_PERIOD = 6
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class DeliveryPorts:
+    store: DeliveryStore
+    dmp: DmpPort
+    documents: DocumentPort
+    policy: RetryPolicy
+    clock: SystemClock = SystemClock()
+
+
+def make_app(ports: DeliveryPorts) -> procrastinate.App:
+    """A procrastinate App whose `deliver` task runs one attempt with these ports."""
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector())
+
+    @app.task(name=TASK, queue=QUEUE, pass_context=False)
+    async def deliver(request_id: str) -> None:
+        try:
+            await service.process(request_id, store=ports.store, dmp=ports.dmp, documents=ports.documents,
+                                  clock=ports.clock, policy=ports.policy)
+        except Exception as exc:
+            # A bug must not leave the request stuck mid-way where nobody sees it: log it with its
+            # cause, then park the delivery as failed (internal-error) so operators see it and $retry.
+            log.exception("delivery of CommunicationRequest/%s crashed", request_id)
+            await service.fail_unexpectedly(request_id, exc, store=ports.store, clock=ports.clock)
+            raise
+
+    return app
+
+
+async def recover_stalled_jobs(app: procrastinate.App, *, stalled_after: float = STALLED_AFTER_SECONDS,
+                               every: float | None = None) -> None:
+    """Forever: re-queue the jobs of workers that stopped sending heartbeats (killed, crashed).
+
+    Sweeps every `every` seconds (default: a third of `stalled_after`, at most 10 s), so a dead
+    worker's jobs wait at most about `stalled_after` + `every` before running again.
+    """
+    every = every if every is not None else min(10.0, stalled_after / 3)
+    while True:
+        try:
+            stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
+            for job in stalled:
+                log.warning("re-queueing job %s of a stalled worker", job.id)
+                await app.job_manager.retry_job(job)
+            await app.job_manager.prune_stalled_workers(seconds_since_heartbeat=stalled_after)
+        except Exception:  # noqa: BLE001 - a failed sweep must not stop the worker; the next one retries
+            log.exception("stalled-job sweep failed")
+        await asyncio.sleep(every)
+
+
+async def run_worker(app: procrastinate.App, pool: AsyncConnectionPool, *, concurrency: int,
+                     wait: bool = True, polling_interval: float = 5.0,
+                     stalled_after: float = STALLED_AFTER_SECONDS) -> None:
+    """Run jobs until cancelled (or, with wait=False, until the queue is empty).
+
+    `stalled_after`: how long without a heartbeat before a worker counts as dead (ours sends one
+    every `stalled_after / HEARTBEATS_PER_STALLED_PERIOD` seconds).
+    """
+    async with app.open_async(pool):
+        sweeper = asyncio.create_task(recover_stalled_jobs(app, stalled_after=stalled_after))
+        try:
+            await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
+                                       install_signal_handlers=False, delete_jobs="successful",
+                                       fetch_job_polling_interval=polling_interval,
+                                       update_heartbeat_interval=stalled_after / HEARTBEATS_PER_STALLED_PERIOD,
+                                       stalled_worker_timeout=stalled_after)
+        finally:
+            sweeper.cancel()

@@ -1,0 +1,133 @@
+"""The delivery's DocumentPort on stored FHIR resources: the patient's INS, and the CDA to send.
+
+Resolves what a CommunicationRequest points at (Patient, DocumentReference, sender, requester,
+Binary, the replaced document), hands it to `cda_mapping`, and turns the builder's problems into
+the operator-facing reasons of the delivery. CDA building is CPU-bound (lxml, pikepdf, Ghostscript),
+so it runs in a thread and the worker keeps its other jobs moving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+
+from dmp_gateway.cda.errors import CdaError, InvalidCdaInputs
+from dmp_gateway.cda.ids import mint_document_oid
+from dmp_gateway.config import Settings
+from dmp_gateway.delivery.model import BuiltDocument, Reason
+from dmp_gateway.delivery.ports import DocumentProblem
+from dmp_gateway.fhir.cda_mapping import (RequestResources, build_prepared_cda, unique_id_from_master_identifier)
+from dmp_gateway.fhir.cda_mapping import patient_ins as cda_patient_ins
+from dmp_gateway.fhir.codes import CDA_SET_ID_SYSTEM, CDA_VERSION_SYSTEM, XDS_UNIQUE_ID_SYSTEM
+from dmp_gateway.fhir.references import parse_reference
+from dmp_gateway.ins import Ins
+from dmp_gateway.store.binaries import BlobReader
+from dmp_gateway.store.errors import ResourceNotFound
+from dmp_gateway.store.resources import PostgresResourceStore
+
+@dataclass
+class RequestDocuments:
+    resources: PostgresResourceStore
+    blobs: BlobReader
+    settings: Settings
+
+    async def _get(self, label: str, ref_value: object, types: tuple[str, ...]) -> dict:
+        ref = parse_reference(ref_value.get("reference") if isinstance(ref_value, dict) else ref_value)
+        if ref is None or ref.res_type not in types:
+            raise DocumentProblem(Reason.CDA_INVALID, f"{label} does not reference a {' or '.join(types)}.")
+        try:
+            return (await self.resources.read_any(ref.res_type, ref.id)).as_dict()
+        except ResourceNotFound:
+            raise DocumentProblem(Reason.CDA_INVALID, f"{label} references {ref}, which no longer exists.") from None
+
+    async def _request(self, request_id: str) -> dict:
+        return (await self.resources.read_any("CommunicationRequest", request_id)).as_dict()
+
+    async def patient_ins(self, request_id: str) -> Ins:
+        cr = await self._request(request_id)
+        patient = await self._get("CommunicationRequest.subject", cr.get("subject"), ("Patient",))
+        return patient_ins(patient, self.settings)
+
+    async def build(self, request_id: str, unique_id: str | None) -> BuiltDocument:
+        cr = await self._request(request_id)
+        patient = await self._get("CommunicationRequest.subject", cr.get("subject"), ("Patient",))
+        payload = (cr.get("payload") or [{}])[0].get("contentReference")
+        docref = await self._get("CommunicationRequest.payload[0]", payload, ("DocumentReference",))
+        sender = await self._get("CommunicationRequest.sender", cr.get("sender"), ("Practitioner", "Organization"))
+        requester = await self._get("CommunicationRequest.requester.agent",
+                                    (cr.get("requester") or {}).get("agent"), ("Organization",))
+        authenticator = custodian = None
+        if docref.get("authenticator"):
+            authenticator = await self._get("DocumentReference.authenticator", docref["authenticator"],
+                                            ("Practitioner", "Organization"))
+        if docref.get("custodian"):
+            custodian = await self._get("DocumentReference.custodian", docref["custodian"], ("Organization",))
+        binary_ref = ((docref.get("content") or [{}])[0].get("attachment") or {}).get("url")
+        binary = parse_reference(binary_ref)
+        if binary is None or binary.res_type != "Binary":
+            raise DocumentProblem(Reason.CDA_INVALID, "DocumentReference.content[0].attachment.url is not a Binary.")
+        stored_binary = await self.resources.read_any("Binary", binary.id)
+        pdf = await self.blobs.read_all(stored_binary.blob_id)
+        replaced_unique_id, set_id, version = await self._replacement(docref)
+        unique_id = unique_id or unique_id_from_master_identifier(docref) or mint_document_oid(
+            self.settings.document_root_oid)
+        resources = RequestResources(
+            patient=patient, document_reference=docref, sender=sender, requester=requester, pdf=pdf,
+            unique_id=unique_id, set_id=set_id or _derived_set_id(unique_id), authenticator=authenticator,
+            custodian=custodian, replaced_unique_id=replaced_unique_id, version_number=version)
+        try:
+            cda, preparation = await asyncio.to_thread(build_prepared_cda, resources, self.settings)
+        except InvalidCdaInputs as exc:
+            raise DocumentProblem(Reason.INVALID_PATIENT_IDENTITY if exc.only_patient_identity else Reason.CDA_INVALID,
+                                  exc.reason) from None
+        except CdaError as exc:
+            raise DocumentProblem(Reason.CDA_INVALID, f"The PDF could not be prepared: {exc}") from None
+        return BuiltDocument(patient_ins(patient, self.settings), cda, unique_id, replaced_unique_id,
+                             preparation.record())
+
+    async def _replacement(self, docref: dict) -> tuple[str | None, str | None, int]:
+        return await replaced_document(self.resources, docref)
+
+
+async def replaced_document(resources: PostgresResourceStore, docref: dict,
+                            conn: object | None = None) -> tuple[str | None, str | None, int]:
+    """For relatesTo `replaces`: the delivered document's uniqueId, its setId and this one's version."""
+    for rel in docref.get("relatesTo") or []:
+        if rel.get("code") != "replaces":
+            continue
+        ref = parse_reference((rel.get("target") or {}).get("reference"))
+        if ref is None or ref.res_type != "DocumentReference":
+            raise DocumentProblem(Reason.CDA_INVALID, "DocumentReference.relatesTo.target is not a DocumentReference.")
+        try:
+            old = (await resources.read_any(ref.res_type, ref.id, conn)).as_dict()
+        except ResourceNotFound:
+            raise DocumentProblem(Reason.CDA_INVALID, f"the replaced {ref} no longer exists.") from None
+        ids = {i.get("system"): i.get("value") for i in old.get("identifier") or []}
+        if XDS_UNIQUE_ID_SYSTEM not in ids:
+            raise DocumentProblem(Reason.CDA_INVALID, f"DocumentReference/{old['id']}, which this document "
+                                  "replaces, has not been delivered to the DMP yet: deliver it first.")
+        version = int(ids.get(CDA_VERSION_SYSTEM) or 1) + 1
+        return (ids[XDS_UNIQUE_ID_SYSTEM], ids.get(CDA_SET_ID_SYSTEM) or _derived_set_id(ids[XDS_UNIQUE_ID_SYSTEM]),
+                version)
+    return None, None, 1
+
+
+async def document_set(resources: PostgresResourceStore, docref: dict, unique_id: str,
+                       conn: object | None = None) -> tuple[str, int]:
+    """setId and versionNumber of a delivered document, as its CDA carries them."""
+    _, set_id, version = await replaced_document(resources, docref, conn)
+    return set_id or _derived_set_id(unique_id), version
+
+
+def patient_ins(patient: dict, settings: Settings) -> Ins:
+    """The INS for TD0.2 and XDS: the very one the CDA carries (same rule, NIA-aware)."""
+    try:
+        return cda_patient_ins(patient, settings)
+    except InvalidCdaInputs as exc:
+        raise DocumentProblem(Reason.INVALID_PATIENT_IDENTITY, exc.reason) from None
+
+
+def _derived_set_id(unique_id: str) -> str:
+    """setId of a first version: derived from its id, so a rebuild gives the same one."""
+    return f"2.25.{uuid.uuid5(uuid.NAMESPACE_OID, 'set/' + unique_id).int}"

@@ -1,0 +1,60 @@
+"""Operations on a CommunicationRequest's delivery: $send, $retry, $cancel and $timeline.
+
+`$send` validates a request that waited for a human (no IMMEDIATE_MODE tag); `$retry` starts a
+failed one again after its data was fixed; `$cancel` withdraws it. They need
+COMMUNICATIONREQUEST_UPDATE and answer the CommunicationRequest as it now stands. `$timeline`
+(COMMUNICATIONREQUEST_READ) answers a Parameters resource: `state`, `attempts`, `uniqueId`, then
+one `event` part per step (at, step, outcome, details as JSON text), oldest first.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dmp_gateway.delivery import service
+from dmp_gateway.delivery.states import IllegalTransition
+from dmp_gateway.fhir.interactions import check_id, services
+from dmp_gateway.fhir.outcomes import error
+from dmp_gateway.fhir.responses import json_response, resource_response
+from dmp_gateway.fhir.security import authorize
+
+NAMES = ("send", "retry", "cancel", "timeline")
+_ACTIONS = {"send": service.send, "retry": service.retry, "cancel": service.cancel}
+
+
+async def _owned_delivery(request: Request, res_id: str, scope: str):  # noqa: ANN202
+    check_id("CommunicationRequest", res_id)
+    caller = await authorize(request, scope)
+    svc = services(request)
+    await svc.resources.read("CommunicationRequest", res_id, caller.workspace.id)  # 404 for other workspaces
+    return caller, svc
+
+
+async def act(request: Request, res_id: str, operation: str) -> Response:
+    caller, svc = await _owned_delivery(request, res_id, "COMMUNICATIONREQUEST_UPDATE")
+    try:
+        await _ACTIONS[operation](res_id, store=svc.deliveries, who=caller.principal.subject)
+    except IllegalTransition as exc:
+        raise error(409, "business-rule", f"${operation}: {exc}") from None
+    stored = await svc.resources.read("CommunicationRequest", res_id, caller.workspace.id)
+    return resource_response(request, stored)
+
+
+async def timeline(request: Request, res_id: str) -> Response:
+    _, svc = await _owned_delivery(request, res_id, "COMMUNICATIONREQUEST_READ")
+    delivery = await svc.deliveries.get(res_id)
+    events = await svc.deliveries.timeline(res_id)
+    params = [{"name": "state", "valueCode": delivery.state.value},
+              {"name": "attempts", "valueInteger": delivery.attempts}]
+    if delivery.unique_id:
+        params.append({"name": "uniqueId", "valueString": delivery.unique_id})
+    if delivery.reason:
+        params.append({"name": "reason", "valueCode": delivery.reason.value})
+    for e in events:
+        params.append({"name": "event", "part": [
+            {"name": "at", "valueInstant": e.at.isoformat()}, {"name": "step", "valueCode": e.step},
+            {"name": "outcome", "valueCode": e.outcome},
+            {"name": "details", "valueString": orjson.dumps(e.details).decode()}]})
+    return json_response(request, {"resourceType": "Parameters", "parameter": params})

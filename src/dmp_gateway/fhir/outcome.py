@@ -1,0 +1,96 @@
+"""The FHIR side of a delivery: CommunicationRequest.status, the outcome Communication, and the
+delivered DocumentReference's identifiers (seed-flow.md §6; Lifen's Communication profile §6.2).
+
+Called by the delivery store inside its transactions, so a state and its resources change together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+
+from dmp_gateway.delivery.model import Delivery, Outcome
+from dmp_gateway.fhir.codes import (CDA_SET_ID_SYSTEM, CDA_VERSION_SYSTEM, DEFAULT_TAG, DELIVERY_REASON_SYSTEM,
+                                    DMP_ERROR_SYSTEM, MEDIUM_SYSTEM, XDS_UNIQUE_ID_SYSTEM)
+from dmp_gateway.fhir.search_params import index_rows
+from dmp_gateway.store.resources import PostgresResourceStore
+
+
+def _iso(outcome: Outcome) -> str:
+    return outcome.at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def communication(cr: dict, outcome: Outcome) -> dict:
+    """The outcome Communication: `completed` (the seed's "success") or `entered-in-error` with the reason."""
+    body: dict = {
+        "resourceType": "Communication",
+        "meta": {"tag": [DEFAULT_TAG]},
+        "basedOn": [{"reference": f"CommunicationRequest/{cr['id']}"}],
+        "status": "completed" if outcome.delivered else "entered-in-error",
+        "category": cr.get("category") or [],
+        "medium": [{"coding": [{"system": MEDIUM_SYSTEM, "code": "DMP", "display": "DMP (Mon Espace Santé)"}]}],
+        "subject": cr.get("subject"),
+        "recipient": cr.get("recipient") or [],
+        "sender": cr.get("sender"),
+        "payload": [{"contentReference": p["contentReference"]} for p in cr.get("payload") or [] if "contentReference" in p],
+    }
+    if outcome.delivered:
+        body["sent"] = _iso(outcome)
+        if outcome.unique_id:
+            body["identifier"] = [{"system": XDS_UNIQUE_ID_SYSTEM, "value": outcome.unique_id}]
+    else:
+        codings = [{"system": DELIVERY_REASON_SYSTEM, "code": outcome.reason.value if outcome.reason else "error"}]
+        if outcome.dmp_code:
+            codings.append({"system": DMP_ERROR_SYSTEM, "code": outcome.dmp_code})
+        body["notDone"] = True
+        body["notDoneReason"] = {"coding": codings, "text": outcome.text}
+        body["received"] = _iso(outcome)
+    return {k: v for k, v in body.items() if v not in (None, [])}
+
+
+@dataclass
+class FhirResourceEffects:
+    """ResourceEffects (store/deliveries.py) written as FHIR resources."""
+
+    resources: PostgresResourceStore
+
+    async def _set_request_status(self, conn: AsyncConnection, delivery: Delivery, status: str) -> dict:
+        stored = await self.resources.read_any("CommunicationRequest", delivery.request_id, conn)
+        cr = stored.as_dict()
+        if cr.get("status") != status:
+            cr["status"] = status
+            await self.resources.update("CommunicationRequest", cr["id"], delivery.workspace_id, cr,
+                                        index_rows("CommunicationRequest", cr), conn=conn)
+        return cr
+
+    async def started(self, conn: AsyncConnection, delivery: Delivery) -> None:
+        await self._set_request_status(conn, delivery, "active")
+
+    async def cancelled(self, conn: AsyncConnection, delivery: Delivery) -> None:
+        await self._set_request_status(conn, delivery, "cancelled")
+
+    async def finished(self, conn: AsyncConnection, delivery: Delivery, outcome: Outcome) -> None:
+        # Failed requests go back to `suspended`: visible, fixable, ready for $retry (issue 5).
+        cr = await self._set_request_status(conn, delivery, "completed" if outcome.delivered else "suspended")
+        comm = communication(cr, outcome)
+        await self.resources.create("Communication", delivery.workspace_id, comm, index_rows("Communication", comm),
+                                    conn=conn)
+        if outcome.delivered and outcome.unique_id:
+            await self._mark_delivered(conn, delivery, cr, outcome.unique_id)
+
+    async def _mark_delivered(self, conn: AsyncConnection, delivery: Delivery, cr: dict, unique_id: str) -> None:
+        from dmp_gateway.fhir.documents import document_set  # the same set/version rule as the CDA's
+
+        for payload in cr.get("payload") or []:
+            ref = (payload.get("contentReference") or {}).get("reference", "")
+            if not ref.startswith("DocumentReference/"):
+                continue
+            stored = await self.resources.read_any("DocumentReference", ref.split("/", 1)[1], conn)
+            docref = stored.as_dict()
+            set_id, version = await document_set(self.resources, docref, unique_id, conn)
+            mine = {XDS_UNIQUE_ID_SYSTEM: unique_id, CDA_SET_ID_SYSTEM: set_id, CDA_VERSION_SYSTEM: str(version)}
+            docref["identifier"] = [i for i in docref.get("identifier") or [] if i.get("system") not in mine] + [
+                {"system": system, "value": value} for system, value in mine.items()]
+            await self.resources.update("DocumentReference", docref["id"], delivery.workspace_id, docref,
+                                        index_rows("DocumentReference", docref), conn=conn)

@@ -1,0 +1,215 @@
+"""Deliveries in PostgreSQL: state with compare-and-set transitions, timeline, CDA, and jobs.
+
+Every state change and its timeline event are written in one transaction; a job is enqueued in the
+same transaction as the state that needs it (procrastinate's defer function, called on our
+connection), so there is never a request without its job or a job without its request. The
+resource side effects (Communication, CommunicationRequest.status) are FHIR's business: they come
+in as `ResourceEffects`, called inside the same transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Protocol
+
+import orjson
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from dmp_gateway.delivery.model import BuiltDocument, Delivery, Outcome, Reason, TimelineEvent
+from dmp_gateway.delivery.states import Event, IllegalTransition, State, next_state, sources_of
+from dmp_gateway.ins import Ins
+from dmp_gateway.store.binaries import BlobReader, write_blob
+from dmp_gateway.store.errors import ResourceNotFound
+
+QUEUE = "delivery"
+TASK = "dmp_gateway.deliver"
+_CDA_LIMIT = 1 << 31
+
+
+class ResourceEffects(Protocol):
+    """What the FHIR side does when a delivery moves (called inside the store's transactions)."""
+
+    async def started(self, conn: AsyncConnection, delivery: Delivery) -> None: ...
+    async def finished(self, conn: AsyncConnection, delivery: Delivery, outcome: Outcome) -> None: ...
+    async def cancelled(self, conn: AsyncConnection, delivery: Delivery) -> None: ...
+
+
+async def enqueue(conn: AsyncConnection, delivery_id: str, lock: str, at: datetime | None = None) -> None:
+    """Defer the delivery job on `conn`, i.e. inside the caller's transaction."""
+    await conn.execute(
+        "select procrastinate_defer_jobs_v1(array[row(%s, %s, 0, %s, null, %s::jsonb, %s)"
+        "::procrastinate_job_to_defer_v1])",
+        (QUEUE, TASK, lock, orjson.dumps({"request_id": delivery_id}).decode(), at))
+
+
+def patient_lock(workspace_id: str, patient_id: str) -> str:
+    """Jobs of one patient run one at a time, in order (procrastinate lock)."""
+    return f"patient:{workspace_id}:{patient_id}"
+
+
+_COLUMNS = ("request_id, workspace_id, patient_id, state, immediate, attempts, unique_id, "
+            "cda_blob_id is not null as has_document, reason, reason_text, created_at, updated_at")
+
+
+def _delivery(row: dict) -> Delivery:
+    return Delivery(
+        request_id=row["request_id"], workspace_id=row["workspace_id"], patient_id=row["patient_id"],
+        state=State(row["state"]), immediate=row["immediate"], attempts=row["attempts"],
+        unique_id=row["unique_id"], has_document=row["has_document"],
+        reason=Reason(row["reason"]) if row["reason"] else None, reason_text=row["reason_text"],
+        created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+class PostgresDeliveryStore:
+    """The DeliveryStore port on PostgreSQL (delivery/ports.py)."""
+
+    def __init__(self, pool: AsyncConnectionPool, effects: ResourceEffects) -> None:
+        self.pool = pool
+        self.effects = effects
+        self.blobs = BlobReader(pool)
+
+    async def register(self, conn: AsyncConnection, request_id: str, workspace_id: str, patient_id: str,
+                       document_reference_id: str, immediate: bool) -> None:
+        """A new CommunicationRequest's delivery, inside the transaction that stores the request."""
+        event = Event.CREATED_IMMEDIATE if immediate else Event.CREATED_NEEDS_VALIDATION
+        state = next_state(State.RECEIVED, event)
+        await conn.execute(
+            "insert into delivery (request_id, workspace_id, patient_id, document_reference_id, state, immediate)"
+            " values (%s, %s, %s, %s, %s, %s)",
+            (request_id, workspace_id, patient_id, document_reference_id, state.value, immediate))
+        await self._event(conn, request_id, State.RECEIVED.value, "ok", {"immediate": immediate})
+        await self._event(conn, request_id, state.value, "ok", {})
+        if state is State.QUEUED:
+            await enqueue(conn, request_id, patient_lock(workspace_id, patient_id))
+
+    async def get(self, request_id: str) -> Delivery:
+        async with self.pool.connection() as conn:
+            return await self._get(conn, request_id)
+
+    async def _get(self, conn: AsyncConnection, request_id: str, *, lock: bool = False) -> Delivery:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(f"select {_COLUMNS} from delivery where request_id = %s" + (" for update" if lock else ""),
+                          (request_id,))
+        row = await cur.fetchone()
+        if row is None:
+            raise ResourceNotFound(f"no delivery for CommunicationRequest/{request_id}")
+        return _delivery(row)
+
+    async def _move(self, conn: AsyncConnection, request_id: str, event: Event, outcome: str, details: dict,
+                    **columns: object) -> Delivery:
+        current = await self._get(conn, request_id, lock=True)
+        if current.state not in sources_of(event):
+            raise IllegalTransition(current.state, event)
+        new = next_state(current.state, event)
+        sets = ", ".join(f"{name} = %s" for name in columns)
+        await conn.execute(
+            f"update delivery set state = %s, updated_at = now(){', ' + sets if sets else ''} where request_id = %s",
+            (new.value, *columns.values(), request_id))
+        await self._event(conn, request_id, new.value, outcome, details)
+        return await self._get(conn, request_id)
+
+    async def _event(self, conn: AsyncConnection, request_id: str, step: str, outcome: str, details: dict) -> None:
+        await conn.execute("insert into delivery_event (request_id, step, outcome, details) values (%s, %s, %s, %s)",
+                           (request_id, step, outcome, orjson.dumps(details).decode()))
+
+    async def transition(self, request_id: str, event: Event, *, details: dict | None = None,
+                         outcome: str = "ok", attempts: int | None = None) -> Delivery:
+        columns: dict[str, object] = {} if attempts is None else {"attempts": attempts}
+        async with self.pool.connection() as conn, conn.transaction():
+            delivery = await self._move(conn, request_id, event, outcome, details or {}, **columns)
+            if event is Event.START:
+                await self.effects.started(conn, delivery)
+            return delivery
+
+    async def save_document(self, request_id: str, built: BuiltDocument, *, details: dict) -> Delivery:
+        async def one() -> AsyncIterator[bytes]:
+            yield built.cda
+
+        async with self.pool.connection() as conn, conn.transaction():
+            current = await self._get(conn, request_id, lock=True)
+            blob = await write_blob(conn, current.workspace_id, "application/xml", one(), _CDA_LIMIT)
+            return await self._move(
+                conn, request_id, Event.CDA_BUILT, "ok", details, unique_id=built.unique_id, cda_blob_id=blob.blob_id,
+                cda_sha1=hashlib.sha1(built.cda).hexdigest(), cda_size=len(built.cda),  # noqa: S324 - XDS hash
+                ins_value=built.ins.value, ins_oid=built.ins.oid, replaces_unique_id=built.replaces_unique_id,
+                pdf_note=orjson.dumps(built.pdf_record).decode())
+
+    async def load_document(self, request_id: str) -> BuiltDocument | None:
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute("select cda_blob_id, unique_id, ins_value, ins_oid, replaces_unique_id, pdf_note"
+                              " from delivery where request_id = %s", (request_id,))
+            row = await cur.fetchone()
+        if row is None or row["cda_blob_id"] is None:
+            return None
+        cda = await self.blobs.read_all(row["cda_blob_id"])
+        return BuiltDocument(Ins(row["ins_value"], row["ins_oid"]), cda, row["unique_id"],
+                             row["replaces_unique_id"], orjson.loads(row["pdf_note"] or "{}"))
+
+    async def cda_bytes(self, request_id: str) -> bytes | None:
+        """The CDA as submitted (console download, `dmp-gateway cda` of a built request)."""
+        built = await self.load_document(request_id)
+        return built.cda if built else None
+
+    async def schedule_retry(self, request_id: str, at: datetime, *, details: dict) -> Delivery:
+        async with self.pool.connection() as conn, conn.transaction():
+            delivery = await self._move(conn, request_id, Event.TRANSIENT, "retry", details, next_attempt_at=at)
+            await enqueue(conn, request_id, patient_lock(delivery.workspace_id, delivery.patient_id), at)
+            return delivery
+
+    async def finish(self, request_id: str, event: Event, outcome: Outcome, *, details: dict) -> Delivery:
+        async with self.pool.connection() as conn, conn.transaction():
+            delivery = await self._move(
+                conn, request_id, event, "ok" if outcome.delivered else "error", details,
+                reason=outcome.reason.value if outcome.reason else None, reason_text=outcome.text,
+                next_attempt_at=None)
+            await self.effects.finished(conn, delivery, outcome)
+            return delivery
+
+    async def restart(self, request_id: str, event: Event, *, details: dict) -> Delivery:
+        """send / retry: back to queued with a job; a retry rebuilds the CDA but keeps the uniqueId."""
+        columns: dict[str, object] = {"reason": None, "reason_text": None}
+        if event is Event.RETRY:
+            columns.update(attempts=0, cda_blob_id=None)
+        async with self.pool.connection() as conn, conn.transaction():
+            delivery = await self._move(conn, request_id, event, "ok", details, **columns)
+            await enqueue(conn, request_id, patient_lock(delivery.workspace_id, delivery.patient_id))
+            await self.effects.started(conn, delivery)
+            return delivery
+
+    async def cancel(self, request_id: str, *, details: dict) -> Delivery:
+        async with self.pool.connection() as conn, conn.transaction():
+            delivery = await self._move(conn, request_id, Event.CANCEL, "ok", details, next_attempt_at=None)
+            await self.effects.cancelled(conn, delivery)
+            return delivery
+
+    async def timeline(self, request_id: str) -> list[TimelineEvent]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("select at, step, outcome, details from delivery_event where request_id = %s"
+                                     " order by id", (request_id,))
+            return [TimelineEvent(*row) for row in await cur.fetchall()]
+
+    async def list(self, workspace_id: str | None = None, states: tuple[State, ...] = (), limit: int = 100,
+                   offset: int = 0) -> list[Delivery]:
+        """Newest first, for the console."""
+        where, args = ["true"], []
+        if workspace_id:
+            where.append("workspace_id = %s")
+            args.append(workspace_id)
+        if states:
+            where.append("state = any(%s)")
+            args.append([s.value for s in states])
+        async with self.pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(f"select {_COLUMNS} from delivery where {' and '.join(where)}"
+                              " order by updated_at desc limit %s offset %s", (*args, limit, offset))
+            return [_delivery(r) for r in await cur.fetchall()]
+
+    async def counts(self) -> dict[str, int]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("select state, count(*) from delivery group by state")
+            return {state: n for state, n in await cur.fetchall()}

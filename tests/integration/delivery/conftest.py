@@ -1,0 +1,31 @@
+import uuid
+
+import psycopg
+import pytest
+
+from dmp_gateway.dmp.memory import InMemoryDmp
+from dmp_gateway.store.db import with_database
+from gateway_harness import start_gateway
+
+
+@pytest.fixture(scope="module")
+def memory_dmp():
+    return InMemoryDmp()
+
+
+@pytest.fixture(scope="module")
+def delivering_gateway(pg_admin_url, tmp_path_factory, memory_dmp):
+    """A gateway whose in-process worker delivers to an in-memory DMP, with fast retries."""
+    name = f"gwd_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    gw, server = start_gateway(with_database(pg_admin_url, name), tmp_path_factory.mktemp("gwd"), dmp=memory_dmp,
+                               retry_base_delay_seconds=0.05, retry_max_delay_seconds=0.2, retry_max_attempts=4,
+                               worker_polling_seconds=0.05, pdfa_policy="accept")
+    yield gw
+    server.stop()
+
+
+@pytest.fixture
+def dws(delivering_gateway):
+    return delivering_gateway.new_workspace()
