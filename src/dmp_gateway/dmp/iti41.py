@@ -18,7 +18,7 @@ from dmp_gateway.dmp import namespaces as ns
 from dmp_gateway.dmp.cda_header import CdaHeader
 from dmp_gateway.dmp.certs import SigningIdentity
 from dmp_gateway.dmp.ebrim import IdSequence, association
-from dmp_gateway.dmp.errors import DmpError, Duplicate, Permanent, RegistryErrorItem, Transient
+from dmp_gateway.dmp.errors import Configuration, DmpError, Duplicate, Permanent, RegistryErrorItem, Transient
 from dmp_gateway.dmp.metadata import (
     FeedContext, build_document_entry, build_signature_entry, build_submission_set, check_header, header_author,
 )
@@ -37,6 +37,9 @@ TRANSIENT_CODES = frozenset({
     "XDSRegistryBusy", "XDSRepositoryBusy", "XDSRegistryOutOfResources", "XDSRepositoryOutOfResources",
     "XDSRegistryNotAvailable", "XDSRegistryError", "XDSRepositoryError",
 })
+#: The structure's own set-up is refused (VIHF, certificate, signature): an operator must fix it; the
+#: simulator's codes, the real DMP's are not public (docs/dmp-simulator.md).
+CONFIGURATION_CODES = frozenset({"DMPInvalidVIHF", "DMPAuthenticationError", "DMPInvalidSignature"})
 #: The uniqueId is already registered: compare with ITI-18 before deciding.
 DUPLICATE_CODES = frozenset({"XDSDuplicateUniqueIdInRegistry"})
 #: Warnings that do not make a submission fail.
@@ -158,7 +161,9 @@ def classify(failures: list[RegistryErrorItem], everything: tuple[RegistryErrorI
     if not failures:
         return Permanent("the DMP answered Failure without a RegistryError", code="Failure", errors=everything)
     kinds = [_kind(e.code) for e in failures]
-    if Permanent in kinds:
+    if Configuration in kinds:
+        chosen, kind = failures[kinds.index(Configuration)], Configuration
+    elif Permanent in kinds:
         chosen, kind = failures[kinds.index(Permanent)], Permanent
     elif Duplicate in kinds:
         chosen, kind = failures[kinds.index(Duplicate)], Duplicate
@@ -169,6 +174,8 @@ def classify(failures: list[RegistryErrorItem], everything: tuple[RegistryErrorI
 
 
 def _kind(code: str) -> type[DmpError]:
+    if code in CONFIGURATION_CODES:
+        return Configuration
     if code in TRANSIENT_CODES:
         return Transient
     if code in DUPLICATE_CODES:
@@ -200,6 +207,7 @@ def parse_registry_response(element: etree._Element) -> RegistryResult:
 
 
 __all__ = [
+    "CONFIGURATION_CODES",
     "DUPLICATE_CODES",
     "Iti41Request",
     "RegistryResult",

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 import httpx
 
 from dmp_gateway.dmp.errors import Configuration, OutcomeUnknown, Permanent, Transient
+from dmp_gateway.dmp.iti41 import CONFIGURATION_CODES
 from dmp_gateway.dmp.mtom import MtomError, Part, build_mtom, parse_message
 from dmp_gateway.dmp.namespaces import SERVICE_OF_ACTION
 from dmp_gateway.dmp.soap import Envelope, SoapError, parse_envelope
@@ -92,8 +93,11 @@ class SoapTransport:
             raise OutcomeUnknown(f"unreadable DMP answer: {exc}", code="UNREADABLE_ANSWER", http_status=status) from exc
         if answer.fault is not None:
             fault = answer.fault
+            code = (fault.subcodes or (fault.code,))[-1]
             kind = Transient if fault.is_receiver or status in _TRANSIENT_STATUSES else Permanent
-            raise kind(f"SOAP fault {fault.code}: {fault.reason}", code=(fault.subcodes or (fault.code,))[-1],
+            if code.rsplit(":", 1)[-1] in CONFIGURATION_CODES:
+                kind = Configuration
+            raise kind(f"SOAP fault {fault.code}: {fault.reason}", code=code,
                        context=fault.reason, http_status=status)
         if status in _TRANSIENT_STATUSES or (status >= 500 and answer.body is None):
             raise Transient(f"DMP answered HTTP {status}", code=f"HTTP_{status}", http_status=status)

@@ -7,13 +7,11 @@ TLS 1.2+ with `ssl.CERT_REQUIRED` (dmp-interfaces.md §2.2, §8): a client witho
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import ssl
-import sys
-from collections.abc import Iterator
 
 import uvicorn
+
+from dmp_gateway.serving import GracefulServer
 
 from dmp_gateway.dmp_simulator.config import SimulatorConfig, TlsFiles
 
@@ -61,32 +59,8 @@ class _AppFactory:
         return create_app(self.config)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGINT/SIGTERM after shutting down, which kills the process before the caller's
-    `finally` (stopping the embedded PostgreSQL) runs; this server only asks itself to exit. It also says
-    on stderr when it listens, so scripts and tests can wait for that line instead of polling."""
-
-    def __init__(self, config: uvicorn.Config, ready_message: str) -> None:
-        super().__init__(config)
-        self.ready_message = ready_message
-
-    async def startup(self, sockets=None) -> None:  # noqa: ANN001 - uvicorn's signature
-        await super().startup(sockets)
-        if self.started:
-            print(self.ready_message, file=sys.stderr, flush=True)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
 def run(config: SimulatorConfig) -> None:
     """Serve until interrupted (`dmp-gateway dmp-sim`); returns after a graceful shutdown."""
     scheme = "https" if config.tls else "http"
     ready = f"DMP simulator ready on {scheme}://{config.host}:{config.port}{config.base_path}/{{patients,repository,registry}}"
-    _Server(uvicorn_config(config), ready).run()
+    GracefulServer(uvicorn_config(config), ready).run()

@@ -51,6 +51,9 @@ def patient_lock(workspace_id: str, patient_id: str) -> str:
     return f"patient:{workspace_id}:{patient_id}"
 
 
+#: States in which a delivery must have a pending job.
+_NEEDS_A_JOB = (State.QUEUED, State.RETRY_SCHEDULED, State.CHECKING_DMP, State.BUILDING_CDA, State.SUBMITTING)
+
 _COLUMNS = ("request_id, workspace_id, patient_id, state, immediate, attempts, unique_id, "
             "cda_blob_id is not null as has_document, reason, reason_text, created_at, updated_at")
 
@@ -208,6 +211,28 @@ class PostgresDeliveryStore:
             await cur.execute(f"select {_COLUMNS} from delivery where {' and '.join(where)}"
                               " order by updated_at desc limit %s offset %s", (*args, limit, offset))
             return [_delivery(r) for r in await cur.fetchall()]
+
+    async def requeue_orphans(self, older_than_seconds: float = 60.0) -> list[str]:
+        """Enqueue a job for every delivery that needs one and has none (the last safety net).
+
+        A job can vanish while its delivery still needs it: cancelled by a worker shutdown, failed on
+        a bug before the delivery was parked, deleted by hand. Such a request would wait forever;
+        this finds them (state still working or queued, no job todo/doing, quiet for a while) and
+        enqueues them again, so no accepted request is ever lost.
+        """
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "select d.request_id, d.workspace_id, d.patient_id from delivery d"
+                " where d.state = any(%s) and d.updated_at < now() - make_interval(secs => %s)"
+                " and not exists (select 1 from procrastinate_jobs j where j.task_name = %s"
+                "   and j.args->>'request_id' = d.request_id and j.status in ('todo', 'doing'))"
+                " for update of d skip locked",
+                ([s.value for s in _NEEDS_A_JOB], older_than_seconds, TASK))
+            orphans = await cur.fetchall()
+            for request_id, workspace_id, patient_id in orphans:
+                await self._event(conn, request_id, "requeued", "info", {"why": "no job was pending"})
+                await enqueue(conn, request_id, patient_lock(workspace_id, patient_id))
+            return [r[0] for r in orphans]
 
     async def counts(self) -> dict[str, int]:
         async with self.pool.connection() as conn:

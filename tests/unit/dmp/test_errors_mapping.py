@@ -111,6 +111,8 @@ def _registry(status: str, *errors: tuple[str, str]) -> etree._Element:
     (["XDSPatientIdDoesNotMatch"], Permanent),
     (["XDSRegistryBusy", "XDSRepositoryMetadataError"], Permanent),
     (["XDSRegistryBusy", "XDSDuplicateUniqueIdInRegistry"], Duplicate),
+    (["DMPInvalidVIHF"], Configuration),
+    (["DMPAuthenticationError", "XDSRegistryMetadataError"], Configuration),
 ])
 def test_registry_failure_classification(codes, expected):
     result = parse_registry_response(_registry(ns.RESPONSE_FAILURE, *((c, ns.SEVERITY_ERROR) for c in codes)))

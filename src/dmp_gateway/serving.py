@@ -1,0 +1,36 @@
+"""Serving an ASGI app from a command so that SIGTERM/SIGINT end in a normal exit.
+
+uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, which kills the process before
+`atexit` handlers run, and one of them stops the embedded PostgreSQL. This server only asks itself
+to exit, so the command returns and the embedded server is released. It also says on stderr when it
+listens, so scripts and tests can wait for that line instead of polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+
+import uvicorn
+
+
+class GracefulServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, ready_message: str) -> None:
+        super().__init__(config)
+        self.ready_message = ready_message
+
+    async def startup(self, sockets=None) -> None:  # noqa: ANN001 - uvicorn's signature
+        await super().startup(sockets)
+        if self.started:
+            print(self.ready_message, file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
