@@ -66,3 +66,13 @@ def wait_for_communication(c, request_id: str, timeout: float = 30.0) -> dict:  
             timeline = c.get(f"/CommunicationRequest/{request_id}/$timeline").json()
             raise AssertionError(f"no Communication for {request_id} after {timeout}s; timeline: {timeline}")
         time.sleep(0.1)
+
+
+def request_without_immediate_mode(ws, patient_id: str, docref_id: str) -> bytes:  # noqa: ANN001
+    """A CommunicationRequest with no processing-mode tag: it waits for an operator's $send."""
+    return orjson.dumps({
+        "resourceType": "CommunicationRequest", "status": "suspended",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "payload": [{"contentReference": {"reference": f"DocumentReference/{docref_id}"}}],
+        "sender": {"reference": ws.practitioner}, "requester": {"agent": {"reference": ws.organization}},
+        "recipient": [{"reference": ws.dmp_device}]})

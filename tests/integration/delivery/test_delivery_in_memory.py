@@ -1,10 +1,8 @@
 """The delivery pipeline through the real API, store and worker, against the in-memory DMP port."""
 
-import orjson
-
 from dmp_gateway.dmp import errors as dmp_errors
 from dmp_gateway.dmp.types import DmpState
-from fhir_payloads import FHIR, outcome, post_seed_resources, wait_for_communication
+from fhir_payloads import FHIR, outcome, post_seed_resources, request_without_immediate_mode, wait_for_communication
 
 OPEN, CLOSED, NONE = "279035121518989", "162018885045327", "277076322082910"
 
@@ -78,12 +76,8 @@ def test_retries_exhausted_is_dmp_unavailable_then_retry_works(delivering_gatewa
 def test_without_immediate_mode_it_waits_for_send(delivering_gateway, dws, memory_dmp):
     with delivering_gateway.client(dws.token) as c:
         patient, _, docref, _ = post_seed_resources(c, dws, nir=OPEN)
-        body = {"resourceType": "CommunicationRequest", "status": "suspended",
-                "subject": {"reference": f"Patient/{patient.json()['id']}"},
-                "payload": [{"contentReference": {"reference": f"DocumentReference/{docref.json()['id']}"}}],
-                "sender": {"reference": dws.practitioner}, "requester": {"agent": {"reference": dws.organization}},
-                "recipient": [{"reference": dws.dmp_device}]}
-        rid = c.post("/CommunicationRequest", content=orjson.dumps(body), headers=FHIR).json()["id"]
+        body = request_without_immediate_mode(dws, patient.json()["id"], docref.json()["id"])
+        rid = c.post("/CommunicationRequest", content=body, headers=FHIR).json()["id"]
         params = c.get(f"/CommunicationRequest/{rid}/$timeline").json()["parameter"]
         assert params[0] == {"name": "state", "valueCode": "awaiting_validation"}
         read_only = delivering_gateway.token(dws.id, [dws.practitioner], scopes="COMMUNICATIONREQUEST_READ")
@@ -97,12 +91,8 @@ def test_without_immediate_mode_it_waits_for_send(delivering_gateway, dws, memor
 def test_cancel_a_waiting_request(delivering_gateway, dws):
     with delivering_gateway.client(dws.token) as c:
         patient, _, docref, _ = post_seed_resources(c, dws, nir=OPEN)
-        body = {"resourceType": "CommunicationRequest", "status": "suspended",
-                "subject": {"reference": f"Patient/{patient.json()['id']}"},
-                "payload": [{"contentReference": {"reference": f"DocumentReference/{docref.json()['id']}"}}],
-                "sender": {"reference": dws.practitioner}, "requester": {"agent": {"reference": dws.organization}},
-                "recipient": [{"reference": dws.dmp_device}]}
-        rid = c.post("/CommunicationRequest", content=orjson.dumps(body), headers=FHIR).json()["id"]
+        body = request_without_immediate_mode(dws, patient.json()["id"], docref.json()["id"])
+        rid = c.post("/CommunicationRequest", content=body, headers=FHIR).json()["id"]
         r = c.post(f"/CommunicationRequest/{rid}/$cancel")
         assert r.status_code == 200 and r.json()["status"] == "cancelled"
         assert c.post(f"/CommunicationRequest/{rid}/$send").status_code == 409
