@@ -93,7 +93,7 @@ async def run_delivery_worker(services: Services, dmp: DmpPort | None = None, *,
 
     ports = delivery_ports(services, dmp)
     try:
-        await run_worker(make_app(ports), services.pool, concurrency=services.settings.worker_concurrency,
+        await run_worker(make_app(ports), services.pool, store=ports.store, concurrency=services.settings.worker_concurrency,
                          wait=wait, polling_interval=services.settings.worker_polling_seconds,
                          stalled_after=services.settings.worker_stalled_after_seconds)
     finally:

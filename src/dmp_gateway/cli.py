@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -27,6 +28,18 @@ err = Console(stderr=True)
 
 def settings() -> Settings:
     return Settings()
+
+
+@app.callback()
+def _logging() -> None:
+    """FHIR STU3 gateway to the French DMP."""
+    from dmp_gateway.observability import configure_logging
+
+    try:
+        configure_logging(settings())
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command("config")
@@ -62,8 +75,16 @@ def serve(
             os.environ[name] = str(value)
     cfg = settings()
     prepare_database(cfg)
-    uvicorn.run("dmp_gateway.fhir.app:app_from_environment", factory=True, host=cfg.host, port=cfg.port,
-                workers=cfg.workers, log_level=cfg.log_level.lower(), access_log=False)
+    target = "dmp_gateway.fhir.app:app_from_environment"
+    options = {"factory": True, "host": cfg.host, "port": cfg.port, "log_level": cfg.log_level.lower(),
+               "access_log": False, "log_config": None}
+    if cfg.workers > 1:
+        # uvicorn's process supervisor handles its children's signals itself.
+        uvicorn.run(target, workers=cfg.workers, **options)
+        return
+    from dmp_gateway.serving import GracefulServer
+
+    GracefulServer(uvicorn.Config(target, **options), f"dmp-gateway API ready on http://{cfg.host}:{cfg.port}/fhir/v2").run()
 
 
 @workspace_app.command("create")
@@ -75,7 +96,13 @@ def workspace_create(
 ) -> None:
     """Create a workspace: its Organization and its DMP channel Device."""
     from dmp_gateway.bootstrap import open_services
-    from dmp_gateway.fhir.workspaces import provision_workspace
+    from dmp_gateway.fhir.workspaces import check_workspace_fields, provision_workspace
+
+    try:
+        check_workspace_fields(name, finess, siret)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
 
     async def run():  # noqa: ANN202
         services = await open_services(settings())
@@ -143,8 +170,14 @@ def client_add(
     """Register a client-credentials application; prints its secret once (stored hashed)."""
     from dmp_gateway.auth.cli_support import add_client
 
-    client, secret = add_client(settings(), client_id, workspace, scopes,
-                                database_reference=database_reference, organization=organization)
+    from dmp_gateway.auth.clients import ClientsFileError
+
+    try:
+        client, secret = add_client(settings(), client_id, workspace, scopes,
+                                    database_reference=database_reference, organization=organization)
+    except ClientsFileError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     print(json.dumps({"client_id": client.client_id, "client_secret": secret}))
 
 
@@ -160,16 +193,25 @@ def worker(
         cfg = cfg.model_copy(update={"worker_concurrency": concurrency})
 
     async def run() -> None:
+        # SIGTERM/SIGINT cancel the worker (procrastinate lets jobs in flight finish), then the command
+        # returns normally, so the embedded PostgreSQL is released.
+        task = asyncio.current_task()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
         services = await open_services(cfg, prepare_database(cfg))
+        if cfg.metrics_port is not None:
+            from dmp_gateway.observability import start_metrics_server
+
+            start_metrics_server(cfg.metrics_port)
         try:
+            err.print("dmp-gateway worker started")
             await run_delivery_worker(services)
+        except asyncio.CancelledError:
+            pass
         finally:
             await services.close()
 
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(run())
 
 
 @app.command()

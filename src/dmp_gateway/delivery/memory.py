@@ -81,6 +81,9 @@ class InMemoryDeliveryStore:
     async def cancel(self, request_id: str, *, details: dict) -> Delivery:
         return self._move(request_id, Event.CANCEL, "ok", details)
 
+    async def requeue_orphans(self, older_than_seconds: float = 60.0) -> list[str]:
+        return []  # jobs here never vanish: they are a plain list
+
     def take_jobs(self) -> list[str]:
         """Every enqueued job, due or not (unit tests run the clock themselves)."""
         jobs = [rid for rid, _ in self.jobs]

@@ -64,3 +64,6 @@ class DeliveryStore(Protocol):
         """An operator's send / retry: take the transition and enqueue a job, in one transaction."""
 
     async def cancel(self, request_id: str, *, details: dict) -> Delivery: ...
+
+    async def requeue_orphans(self, older_than_seconds: float = 60.0) -> list[str]:
+        """Enqueue a job for every delivery that needs one and has none; their request ids."""

@@ -42,8 +42,10 @@ async def process(request_id: str, *, store: DeliveryStore, dmp: DmpPort, docume
         if status.state is DmpState.NOT_FOUND:
             return await _fail(store, clock, request_id, Reason.DMP_NOT_FOUND, "TD0.2: the patient has no DMP.")
         if status.state is DmpState.CLOSED:
-            when = f" on {status.closed_on.isoformat()}" if status.closed_on else ""
-            why = f" ({status.closed_reason})" if status.closed_reason else ""
+            date = status.closed_on.isoformat() if status.closed_on else ""
+            reason = (status.closed_reason or "").removeprefix(f"closed on {date}" if date else "closed").strip(" :")
+            when = f" on {date}" if date else ""
+            why = f" ({reason})" if reason else ""
             return await _fail(store, clock, request_id, Reason.DMP_CLOSED, f"TD0.2: the DMP was closed{when}{why}.")
         built = await store.load_document(request_id)
         if built is None:

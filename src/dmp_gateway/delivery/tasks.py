@@ -64,7 +64,7 @@ def make_app(ports: DeliveryPorts) -> procrastinate.App:
 
 
 async def recover_stalled_jobs(app: procrastinate.App, *, stalled_after: float = STALLED_AFTER_SECONDS,
-                               every: float | None = None) -> None:
+                               every: float | None = None, store: DeliveryStore | None = None) -> None:
     """Forever: re-queue the jobs of workers that stopped sending heartbeats (killed, crashed).
 
     Sweeps every `every` seconds (default: a third of `stalled_after`, at most 10 s), so a dead
@@ -78,6 +78,10 @@ async def recover_stalled_jobs(app: procrastinate.App, *, stalled_after: float =
                 log.warning("re-queueing job %s of a stalled worker", job.id)
                 await app.job_manager.retry_job(job)
             await app.job_manager.prune_stalled_workers(seconds_since_heartbeat=stalled_after)
+            if store is not None:
+                # Last safety net: a delivery that needs a job and has none is enqueued again.
+                for request_id in await store.requeue_orphans(older_than_seconds=max(60.0, 2 * stalled_after)):
+                    log.warning("re-enqueued CommunicationRequest/%s, which had no pending job", request_id)
         except Exception:  # noqa: BLE001 - a failed sweep must not stop the worker; the next one retries
             log.exception("stalled-job sweep failed")
         await asyncio.sleep(every)
@@ -85,14 +89,14 @@ async def recover_stalled_jobs(app: procrastinate.App, *, stalled_after: float =
 
 async def run_worker(app: procrastinate.App, pool: AsyncConnectionPool, *, concurrency: int,
                      wait: bool = True, polling_interval: float = 5.0,
-                     stalled_after: float = STALLED_AFTER_SECONDS) -> None:
+                     stalled_after: float = STALLED_AFTER_SECONDS, store: DeliveryStore | None = None) -> None:
     """Run jobs until cancelled (or, with wait=False, until the queue is empty).
 
     `stalled_after`: how long without a heartbeat before a worker counts as dead (ours sends one
     every `stalled_after / HEARTBEATS_PER_STALLED_PERIOD` seconds).
     """
     async with app.open_async(pool):
-        sweeper = asyncio.create_task(recover_stalled_jobs(app, stalled_after=stalled_after))
+        sweeper = asyncio.create_task(recover_stalled_jobs(app, stalled_after=stalled_after, store=store))
         try:
             await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
                                        install_signal_handlers=False, delete_jobs="successful",

@@ -49,11 +49,14 @@ def soap_dmp_from_settings(settings: Settings) -> SoapDmp:
     if not structure_id:
         raise Configuration("the ORG_SIGN certificate has no OU (structure id)", code="CERTIFICATE_ERROR")
     timeout = httpx.Timeout(settings.dmp_read_timeout, connect=settings.dmp_connect_timeout)
+    # One kept-alive connection per job in flight: httpx keeps only 20 by default, and with more jobs
+    # waiting on a slow DMP every extra request paid a new mutual-TLS handshake (CPU on both sides).
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(20, settings.worker_concurrency))
     if settings.dmp_base_url.startswith("http://"):
         log.warning("DMP base URL uses plain http: no TLS, no client certificate (local testing only)")
-        client = httpx.AsyncClient(timeout=timeout)
+        client = httpx.AsyncClient(timeout=timeout, limits=limits)
     elif settings.dmp_base_url.startswith("https://"):
-        client = httpx.AsyncClient(timeout=timeout, verify=client_ssl_context(paths))
+        client = httpx.AsyncClient(timeout=timeout, limits=limits, verify=client_ssl_context(paths))
     else:
         raise Configuration(f"DMPGW_DMP_BASE_URL must be http(s)://, got {settings.dmp_base_url!r}")
     return SoapDmp(client=client, config=connector_config(settings, structure_id), signer=signer)

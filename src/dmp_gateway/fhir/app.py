@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -18,14 +19,17 @@ from dmp_gateway.auth.errors import AuthError
 from dmp_gateway.auth.routes import router as auth_router
 from dmp_gateway.bootstrap import Services, open_services, run_delivery_worker
 from dmp_gateway.config import Settings
+from dmp_gateway import observability
 from dmp_gateway.fhir import binary, interactions, metadata, operations
 from dmp_gateway.fhir.media import FHIR_JSON
 from dmp_gateway.fhir.outcomes import FhirError, Issue, error, from_exception, outcome_json
-from dmp_gateway.fhir.validation import RESOURCE_TYPES
+from dmp_gateway.fhir.validation import RESOURCE_TYPES, load_models
 from dmp_gateway.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 BASE = "/fhir/v2"
+#: gc thresholds of a server process (Python's default is 700, 10, 10); see settle_heap.
+_GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def _bind(handler, resource_type: str):  # noqa: ANN001, ANN202
@@ -39,9 +43,27 @@ async def _not_offered(request: Request) -> Response:
     raise error(405, "not-supported", "DELETE is not offered: resources are archived with an update instead")
 
 
+def _plain(handler):  # noqa: ANN001, ANN202
+    """A Starlette endpoint for `handler(request, **path_params)`.
+
+    The handlers take the Request and do their own parsing, so FastAPI's request handler (dependency
+    solving, exit stacks, response model) was pure per-request cost (docs/benchmarks.md).
+    """
+    if len(inspect.signature(handler).parameters) == 1:
+        return handler
+
+    async def endpoint(request: Request) -> Response:
+        return await handler(request, **request.path_params)
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
 def add_fhir_routes(app: FastAPI) -> None:
     """The route table: one line per interaction, every resource type alike except Binary."""
-    route = partial(app.add_api_route, include_in_schema=True)
+
+    def route(path: str, handler, *, methods: list[str], name: str) -> None:  # noqa: ANN001
+        app.router.add_route(path, _plain(handler), methods=methods, name=name)
+
     route(f"{BASE}/metadata", metadata.metadata, methods=["GET"], name="capabilities")
     route(f"{BASE}/Binary", binary.create_binary, methods=["POST"], name="create_Binary")
     route(f"{BASE}/Binary/{{res_id}}", binary.read_binary, methods=["GET"], name="read_Binary")
@@ -132,6 +154,7 @@ def create_app(settings: Settings, services: Services | None = None, *, dmp: obj
         app.state.services, app.state.auth = services, services.auth
     app.include_router(auth_router)
     add_fhir_routes(app)
+    observability.install(app)  # request id, access log, HTTP metrics; /metrics /healthz /readyz
     for cls in (FhirError, AuthError, StoreError):
         app.add_exception_handler(cls, _handle_known)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
@@ -141,4 +164,22 @@ def create_app(settings: Settings, services: Services | None = None, *, dmp: obj
 
 def app_from_environment() -> FastAPI:
     """uvicorn factory for `dmp-gateway serve` with several worker processes."""
-    return create_app(Settings())
+    settings = Settings()
+    observability.configure_logging(settings)  # each uvicorn worker process configures its own logging
+    app = create_app(settings)
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """Keep the garbage collector off the long-lived heap (models, schemas, routes) of a server process.
+
+    Objects of requests in flight survive young collections, so full collections came every second
+    or so and each walked the whole heap of fhir.resources models: 20-180 ms pauses, the p99
+    (benchmarks/api_throughput.py, docs/benchmarks.md). Frozen objects are never scanned again;
+    the larger first threshold lets most request objects die before they are collected.
+    """
+    load_models()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)

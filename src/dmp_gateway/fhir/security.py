@@ -24,6 +24,7 @@ async def authorize(request: Request, scope: str) -> Caller:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("an access token is required (Authorization: Bearer <token>)")
     principal = await request.app.state.auth.verifier.verify(token.strip())
+    request.state.principal = principal  # the access log shows subject and workspace, never the token
     if not principal.has_scope(scope):
         raise Forbidden(f"scope {scope} is required for this interaction")
     workspace = await request.app.state.services.workspaces.get(principal.workspace_id)

@@ -29,6 +29,12 @@ def model_for(resource_type: str):  # noqa: ANN201 - a fhir.resources model clas
     return getattr(module, resource_type)
 
 
+def load_models() -> None:
+    """Import every served type's model now, as a server does before its first request."""
+    for resource_type in RESOURCE_TYPES:
+        model_for(resource_type)
+
+
 def parse_json(body: bytes) -> object:
     if not body.strip():
         raise bad_request("the request body is empty; send a FHIR resource as JSON")

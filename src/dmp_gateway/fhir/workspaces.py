@@ -36,14 +36,21 @@ def dmp_device_resource(workspace_id: str) -> dict:
     }
 
 
-async def provision_workspace(services: Services, name: str, *, finess: str | None = None,
-                              siret: str | None = None) -> Workspace:
+def check_workspace_fields(name: str, finess: str | None, siret: str | None) -> None:
+    """ValueError naming the field, before anything is stored (or a database started)."""
     if not name.strip():
         raise ValueError("a workspace needs a name")
+    if finess and siret:
+        raise ValueError("give a FINESS or a SIRET number, not both")
     if finess and not (finess.isdigit() and len(finess) == 9):
         raise ValueError("a FINESS number has 9 digits")
     if siret and not (siret.isdigit() and len(siret) == 14):
         raise ValueError("a SIRET number has 14 digits")
+
+
+async def provision_workspace(services: Services, name: str, *, finess: str | None = None,
+                              siret: str | None = None) -> Workspace:
+    check_workspace_fields(name, finess, siret)
     ws_id, device_id = str(uuid.uuid4()), str(uuid.uuid4())
     org = organization_resource(ws_id, name, finess, siret)
     device = dmp_device_resource(ws_id)

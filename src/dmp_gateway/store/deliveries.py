@@ -19,6 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from dmp_gateway import observability
 from dmp_gateway.delivery.model import BuiltDocument, Delivery, Outcome, Reason, TimelineEvent
 from dmp_gateway.delivery.states import Event, IllegalTransition, State, next_state, sources_of
 from dmp_gateway.ins import Ins
@@ -171,7 +172,9 @@ class PostgresDeliveryStore:
                 reason=outcome.reason.value if outcome.reason else None, reason_text=outcome.text,
                 next_attempt_at=None)
             await self.effects.finished(conn, delivery, outcome)
-            return delivery
+        # Counted once the outcome is committed: the one place a delivery becomes final.
+        observability.delivery_finished(None if outcome.delivered else outcome.reason)
+        return delivery
 
     async def restart(self, request_id: str, event: Event, *, details: dict) -> Delivery:
         """send / retry: back to queued with a job; a retry rebuilds the CDA but keeps the uniqueId."""

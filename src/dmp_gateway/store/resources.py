@@ -80,7 +80,7 @@ with r as (
   returning 1
 )
 insert into fhir_search (res_type, id, workspace_id, param, value)
-select %(t)s, %(id)s, %(ws)s, p, v from unnest(%(params)s::text[], %(values)s::text[]) as i(p, v)
+select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::json) as e
 """
 
 _SELECT = "select res_type, id, version, workspace_id, last_updated, content::text, blob_id from fhir_resource"
@@ -149,7 +149,8 @@ class PostgresResourceStore:
         body = _stamp(content, res_id, version, now)
         await conn.execute(_INSERT, {
             "t": res_type, "id": res_id, "v": version, "ws": workspace_id, "at": now, "blob": blob_id,
-            "c": body.decode(), "params": [p for p, _ in index], "values": [v for _, v in index],
+            # Index rows as one JSON text: psycopg dumps a str for a fraction of two text[] lists.
+            "c": body.decode(), "index": orjson.dumps(index).decode(),
         })
         stored = StoredResource(res_type, res_id, version, workspace_id, now, body, blob_id)
         if on_write is not None:
