@@ -94,6 +94,14 @@ def next_state(state: State, event: Event) -> State:
         raise IllegalTransition(state, event) from None
 
 
+def target_of(event: Event) -> State:
+    """The state `event` leads to: one per event, whatever the source (a test checks it)."""
+    targets = {t for (_, e), t in TRANSITIONS.items() if e is event}
+    if len(targets) != 1:  # pragma: no cover - guarded by tests/unit/delivery/test_states.py
+        raise ValueError(f"event {event.value} leads to several states: {targets}")
+    return targets.pop()
+
+
 def sources_of(event: Event) -> tuple[State, ...]:
     """The states from which `event` is allowed (for compare-and-set updates in the store)."""
     return tuple(s for (s, e) in TRANSITIONS if e is event)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from dmp_gateway.cda.errors import CdaError, InvalidCdaInputs
 from dmp_gateway.cda.ids import mint_document_oid
@@ -25,6 +26,10 @@ from dmp_gateway.ins import Ins
 from dmp_gateway.store.binaries import BlobReader
 from dmp_gateway.store.errors import ResourceNotFound
 from dmp_gateway.store.resources import PostgresResourceStore
+
+#: Attempts in flight per worker are far fewer; the bound only stops a slow leak from failed attempts.
+_RECENT_MAX = 1024
+
 
 @dataclass
 class RequestDocuments:
@@ -41,17 +46,27 @@ class RequestDocuments:
         except ResourceNotFound:
             raise DocumentProblem(Reason.CDA_INVALID, f"{label} references {ref}, which no longer exists.") from None
 
-    async def _request(self, request_id: str) -> dict:
-        return (await self.resources.read_any("CommunicationRequest", request_id)).as_dict()
+    #: (request, patient) read by `patient_ins`, reused by the `build` that follows in the same attempt.
+    _recent: OrderedDict = field(default_factory=OrderedDict, repr=False)
+
+    async def _request_and_patient(self, request_id: str, *, keep: bool) -> tuple[dict, dict]:
+        """Fresh for `patient_ins` (keep=True), which starts every attempt; `build` reuses that read."""
+        cached = None if keep else self._recent.pop(request_id, None)
+        if cached is None:
+            cr = (await self.resources.read_any("CommunicationRequest", request_id)).as_dict()
+            cached = (cr, await self._get("CommunicationRequest.subject", cr.get("subject"), ("Patient",)))
+        if keep:
+            self._recent[request_id] = cached
+            while len(self._recent) > _RECENT_MAX:
+                self._recent.popitem(last=False)
+        return cached
 
     async def patient_ins(self, request_id: str) -> Ins:
-        cr = await self._request(request_id)
-        patient = await self._get("CommunicationRequest.subject", cr.get("subject"), ("Patient",))
+        _, patient = await self._request_and_patient(request_id, keep=True)
         return patient_ins(patient, self.settings)
 
     async def build(self, request_id: str, unique_id: str | None) -> BuiltDocument:
-        cr = await self._request(request_id)
-        patient = await self._get("CommunicationRequest.subject", cr.get("subject"), ("Patient",))
+        cr, patient = await self._request_and_patient(request_id, keep=False)
         payload = (cr.get("payload") or [{}])[0].get("contentReference")
         docref = await self._get("CommunicationRequest.payload[0]", payload, ("DocumentReference",))
         sender = await self._get("CommunicationRequest.sender", cr.get("sender"), ("Practitioner", "Organization"))

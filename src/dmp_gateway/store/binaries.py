@@ -93,6 +93,7 @@ class BlobReader:
             seq += 1
 
     async def read_all(self, blob_id: uuid.UUID) -> bytes:
-        """The whole content (for the CDA builder, which needs the PDF anyway)."""
-        parts = [chunk async for chunk in self.stream(blob_id)]
-        return b"".join(parts)
+        """The whole content in one query (for the CDA builder, which needs the PDF whole anyway)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("select data from binary_chunk where blob_id = %s order by seq", (blob_id,))
+            return b"".join(bytes(row[0]) for row in await cur.fetchall())

@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from dmp_gateway import observability
 from dmp_gateway.delivery.model import BuiltDocument, Delivery, Outcome, Reason, TimelineEvent
-from dmp_gateway.delivery.states import Event, IllegalTransition, State, next_state, sources_of
+from dmp_gateway.delivery.states import Event, IllegalTransition, State, next_state, sources_of, target_of
 from dmp_gateway.ins import Ins
 from dmp_gateway.store.binaries import BlobReader, write_blob
 from dmp_gateway.store.errors import ResourceNotFound
@@ -105,16 +105,23 @@ class PostgresDeliveryStore:
 
     async def _move(self, conn: AsyncConnection, request_id: str, event: Event, outcome: str, details: dict,
                     **columns: object) -> Delivery:
-        current = await self._get(conn, request_id, lock=True)
-        if current.state not in sources_of(event):
+        """Compare-and-set transition plus its timeline event, in one statement (the worker's hot path)."""
+        target = target_of(event)
+        sets = "".join(f", {name} = %s" for name in columns)
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            f"with moved as (update delivery set state = %s, updated_at = now(){sets}"
+            f"  where request_id = %s and state = any(%s) returning *),"
+            f" logged as (insert into delivery_event (request_id, step, outcome, details)"
+            f"  select request_id, state, %s, %s from moved)"
+            f" select {_COLUMNS} from moved",
+            (target.value, *columns.values(), request_id, [s.value for s in sources_of(event)], outcome,
+             orjson.dumps(details).decode()))
+        row = await cur.fetchone()
+        if row is None:
+            current = await self._get(conn, request_id)
             raise IllegalTransition(current.state, event)
-        new = next_state(current.state, event)
-        sets = ", ".join(f"{name} = %s" for name in columns)
-        await conn.execute(
-            f"update delivery set state = %s, updated_at = now(){', ' + sets if sets else ''} where request_id = %s",
-            (new.value, *columns.values(), request_id))
-        await self._event(conn, request_id, new.value, outcome, details)
-        return await self._get(conn, request_id)
+        return _delivery(row)
 
     async def _event(self, conn: AsyncConnection, request_id: str, step: str, outcome: str, details: dict) -> None:
         await conn.execute("insert into delivery_event (request_id, step, outcome, details) values (%s, %s, %s, %s)",
@@ -134,7 +141,7 @@ class PostgresDeliveryStore:
             yield built.cda
 
         async with self.pool.connection() as conn, conn.transaction():
-            current = await self._get(conn, request_id, lock=True)
+            current = await self._get(conn, request_id)
             blob = await write_blob(conn, current.workspace_id, "application/xml", one(), _CDA_LIMIT)
             return await self._move(
                 conn, request_id, Event.CDA_BUILT, "ok", details, unique_id=built.unique_id, cda_blob_id=blob.blob_id,

@@ -25,3 +25,10 @@ def test_illegal_transitions_are_refused_with_words(state, event):
 def test_every_state_is_reachable():
     reached = {State.RECEIVED} | set(TRANSITIONS.values())
     assert reached == set(State)
+
+
+def test_each_event_leads_to_one_state_whatever_the_source():
+    from dmp_gateway.delivery.states import target_of
+    for event in Event:
+        if event in {e for (_, e) in TRANSITIONS}:
+            assert all(t is target_of(event) for (_, e), t in TRANSITIONS.items() if e is event)
