@@ -34,7 +34,16 @@ import orjson
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import HttpxClient, RawClient, Recorder, build_request, host_port, run_clients, timed, window  # noqa: E402
+from loadgen import (  # noqa: E402
+    HttpxClient,
+    RawClient,
+    Recorder,
+    build_request,
+    host_port,
+    run_clients,
+    timed,
+    window,
+)
 from stack import Stack, start_stack  # noqa: E402
 
 FHIR_JSON = "application/fhir+json"
@@ -196,6 +205,8 @@ class Usage:
 
     def report(self, seconds: float, requests: int) -> dict[str, object]:
         start, end = self.marks[0], self.marks[-1]
+        if self.stack is None:  # --url: the server's processes are not ours to measure
+            start, end = {"generator": start["generator"]}, {"generator": end["generator"]}
         cores = {k: round((end[k] - start[k]) / seconds, 2) for k in start}
         # CPU per request is steadier than req/s on a shared machine: it does not count time spent
         # waiting for a core that another process holds.

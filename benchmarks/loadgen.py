@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 import httptools
 
-
 #: How long after the measured window a request may still be waiting for its answer.
 GRACE_SECONDS = 30.0
 

@@ -98,7 +98,7 @@ def _tree(pid: int) -> list[psutil.Process]:
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         raise SystemExit(f"dmp-gateway {' '.join(args)} failed:\n{done.stderr[-2000:]}")
     return done.stdout.strip().splitlines()[-1]
