@@ -83,6 +83,13 @@ insert into fhir_search (res_type, id, workspace_id, param, value)
 select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::json) as e
 """
 
+#: The same for a new version: the old index rows go in the same statement (all parts of one
+#: statement see the same snapshot, so the delete cannot touch the rows inserted beside it).
+_REINSERT = _INSERT.replace("with r as (", "with gone as (delete from fhir_search where res_type = %(t)s and id = %(id)s),\nr as (", 1)
+
+#: Concurrent updates of one resource queue on its row; each loser re-reads the new current version.
+_UPDATE_RACE_RETRIES = 50
+
 _SELECT = "select res_type, id, version, workspace_id, last_updated, content::text, blob_id from fhir_resource"
 
 
@@ -144,10 +151,11 @@ class PostgresResourceStore:
     async def _insert(
         self, conn: AsyncConnection, res_type: str, res_id: str, version: int, workspace_id: str,
         content: dict, index: IndexRows, blob_id: uuid.UUID | None, on_write: OnWrite | None,
+        *, replace_index: bool = False,
     ) -> StoredResource:
         now = datetime.now(UTC)
         body = _stamp(content, res_id, version, now)
-        await conn.execute(_INSERT, {
+        await conn.execute(_REINSERT if replace_index else _INSERT, {
             "t": res_type, "id": res_id, "v": version, "ws": workspace_id, "at": now, "blob": blob_id,
             # Index rows as one JSON text: psycopg dumps a str for a fraction of two text[] lists.
             "c": body.decode(), "index": orjson.dumps(index).decode(),
@@ -156,6 +164,12 @@ class PostgresResourceStore:
         if on_write is not None:
             await on_write(conn, stored)
         return stored
+
+    @staticmethod
+    async def _exists(conn: AsyncConnection, res_type: str, res_id: str, workspace_id: str) -> bool:
+        cur = await conn.execute("select 1 from fhir_resource where res_type = %s and id = %s and workspace_id = %s"
+                                 " limit 1", (res_type, res_id, workspace_id))
+        return await cur.fetchone() is not None
 
     async def read(self, res_type: str, res_id: str, workspace_id: str) -> StoredResource:
         """The current version, or ResourceNotFound (also for another workspace's resource: no leak)."""
@@ -215,21 +229,25 @@ class PostgresResourceStore:
         self, tx: AsyncConnection, res_type: str, res_id: str, workspace_id: str, content: dict,
         index: IndexRows, if_match: int | None, on_write: OnWrite | None,
     ) -> StoredResource:
-        cur = await tx.execute(
-            "select version, blob_id from fhir_resource where res_type = %s and id = %s and is_current"
-            " and workspace_id = %s for update", (res_type, res_id, workspace_id))
-        row = await cur.fetchone()
+        # Retiring the current version locks it (concurrent updates queue here) and tells its number;
+        # a wrong If-Match raises, and the caller's transaction rolls the retirement back.
+        row = None
+        for _ in range(_UPDATE_RACE_RETRIES):
+            cur = await tx.execute(
+                "update fhir_resource set is_current = false where res_type = %s and id = %s and is_current"
+                " and workspace_id = %s returning version, blob_id", (res_type, res_id, workspace_id))
+            row = await cur.fetchone()
+            # No row can also mean a concurrent update retired the version we waited for: its successor
+            # is visible to the next statement (READ COMMITTED takes a new snapshot per statement).
+            if row is not None or not await self._exists(tx, res_type, res_id, workspace_id):
+                break
         if row is None:
             raise ResourceNotFound(f"{res_type}/{res_id} is not known")
         current, blob_id = row
         if if_match is not None and if_match != current:
             raise VersionConflict(if_match, current)
-        await tx.execute(
-            "update fhir_resource set is_current = false where res_type = %s and id = %s and is_current",
-            (res_type, res_id))
-        await tx.execute("delete from fhir_search where res_type = %s and id = %s", (res_type, res_id))
         return await self._insert(tx, res_type, res_id, current + 1, workspace_id, content, index,
-                                  blob_id, on_write)
+                                  blob_id, on_write, replace_index=True)
 
     async def search(
         self, res_type: str, workspace_id: str, criteria: Sequence[Criterion], count: int, offset: int,

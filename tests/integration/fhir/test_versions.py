@@ -65,3 +65,36 @@ def test_conditional_create_with_several_matches_is_412(gateway, ws):
         assert r.status_code == 412
         r = c.post("/Patient", content=orjson.dumps(PATIENT), headers={**FHIR, "If-None-Exist": "colour=blue"})
         assert r.status_code == 400
+
+
+def test_concurrent_updates_all_land_as_successive_versions(gateway, ws):
+    with gateway.client(ws.token) as c:
+        created = c.post("/Patient", content=orjson.dumps(PATIENT), headers=FHIR).json()
+    pid = created["id"]
+
+    def update(i):
+        body = {**created, "name": [{"family": "PAT-TROIS", "given": ["Dominique", f"V{i}"]}]}
+        with gateway.client(ws.token) as c:
+            return c.put(f"/Patient/{pid}", content=orjson.dumps(body), headers=FHIR)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(update, range(8)))
+    assert [r.status_code for r in results] == [200] * 8
+    assert sorted(int(r.json()["meta"]["versionId"]) for r in results) == list(range(2, 10))
+    with gateway.client(ws.token) as c:
+        assert c.get(f"/Patient/{pid}").json()["meta"]["versionId"] == "9"
+        assert c.get("/Patient", params={"given": "v"}).json()["total"] == 1
+
+
+def test_concurrent_updates_with_the_same_if_match_let_exactly_one_win(gateway, ws):
+    with gateway.client(ws.token) as c:
+        created = c.post("/Patient", content=orjson.dumps(PATIENT), headers=FHIR).json()
+
+    def update(i):
+        with gateway.client(ws.token) as c:
+            return c.put(f"/Patient/{created['id']}", content=orjson.dumps(created),
+                         headers={**FHIR, "If-Match": 'W/"1"'})
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(r.status_code for r in pool.map(update, range(8)))
+    assert statuses == [200] + [409] * 7
