@@ -211,7 +211,12 @@ def worker(
         finally:
             await services.close()
 
-    asyncio.run(run())
+    try:  # uvloop (a uvicorn[standard] dependency) costs the worker about 10 % less CPU
+        import uvloop
+    except ImportError:  # pragma: no cover
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
 
 
 @app.command()
