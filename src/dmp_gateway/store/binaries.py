@@ -85,7 +85,7 @@ class BlobReader:
         while True:
             async with self.pool.connection() as conn:
                 cur = await conn.execute(
-                    "select data from binary_chunk where blob_id = %s and seq = %s", (blob_id, seq))
+                    "select data from binary_chunk where blob_id = %s and seq = %s", (blob_id, seq), binary=True)
                 row = await cur.fetchone()
             if row is None:
                 return
@@ -95,5 +95,7 @@ class BlobReader:
     async def read_all(self, blob_id: uuid.UUID) -> bytes:
         """The whole content in one query (for the CDA builder, which needs the PDF whole anyway)."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute("select data from binary_chunk where blob_id = %s order by seq", (blob_id,))
+            # Binary results: the text protocol would hex-encode every byte on the server.
+            cur = await conn.execute("select data from binary_chunk where blob_id = %s order by seq", (blob_id,),
+                                     binary=True)
             return b"".join(bytes(row[0]) for row in await cur.fetchall())
