@@ -10,6 +10,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dmp_gateway.auth.dependencies import Interaction, scope_for
 from dmp_gateway.fhir import communication_request as cr_rules
 from dmp_gateway.fhir.links import fhir_base
 from dmp_gateway.fhir.media import require_json_body, response_type
@@ -30,8 +31,8 @@ READ_ONLY_TYPES = {"Communication"}
 NO_UPDATE_TYPES = {"Communication", "CommunicationRequest", "Binary"}
 
 
-def scope(resource_type: str, interaction: str) -> str:
-    return f"{resource_type.upper()}_{interaction.upper()}"
+def scope(resource_type: str, interaction: Interaction) -> str:
+    return scope_for(resource_type, interaction)
 
 
 def services(request: Request):  # noqa: ANN201 - bootstrap.Services
