@@ -20,7 +20,7 @@ from dmp_gateway.auth.routes import router as auth_router
 from dmp_gateway.bootstrap import Services, open_services, run_delivery_worker
 from dmp_gateway.config import Settings
 from dmp_gateway import observability
-from dmp_gateway.fhir import binary, interactions, metadata, operations
+from dmp_gateway.fhir import binary, interactions, metadata, openapi, operations
 from dmp_gateway.fhir.media import FHIR_JSON
 from dmp_gateway.fhir.outcomes import FhirError, Issue, error, from_exception, outcome_json
 from dmp_gateway.fhir.validation import RESOURCE_TYPES, load_models
@@ -65,6 +65,7 @@ def add_fhir_routes(app: FastAPI) -> None:
         app.router.add_route(path, _plain(handler), methods=methods, name=name)
 
     route(f"{BASE}/metadata", metadata.metadata, methods=["GET"], name="capabilities")
+    route(f"{BASE}{openapi.PATH}", openapi.openapi_json, methods=["GET"], name="fhir_openapi")
     route(f"{BASE}/Binary", binary.create_binary, methods=["POST"], name="create_Binary")
     route(f"{BASE}/Binary/{{res_id}}", binary.read_binary, methods=["GET"], name="read_Binary")
     for rtype in RESOURCE_TYPES:

@@ -25,6 +25,8 @@ from dmp_gateway.fhir.validation import parse_resource
 from dmp_gateway.store.resources import StoredResource
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+#: versionId as stored (a PostgreSQL integer); str.isdigit() also took "²", which int() refuses (a 500).
+_VERSION = re.compile(r"^[0-9]{1,9}$")
 #: Written only by the gateway (the delivery outcome); clients read and search them.
 READ_ONLY_TYPES = {"Communication"}
 #: Changed only through $send, $retry and $cancel once delivery has started.
@@ -121,7 +123,7 @@ async def read(request: Request, resource_type: str, res_id: str) -> Response:
 
 async def vread(request: Request, resource_type: str, res_id: str, version: str) -> Response:
     check_id(resource_type, res_id)
-    if not version.isdigit():
+    if not _VERSION.match(version):
         raise not_found(f"{resource_type}/{res_id}/_history/{version} is not a valid version")
     caller = await authorize(request, scope(resource_type, "read"))
     stored = await services(request).resources.vread(resource_type, res_id, int(version), caller.workspace.id)

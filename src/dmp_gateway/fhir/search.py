@@ -12,6 +12,8 @@ from dmp_gateway.store.resources import Criterion
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
+#: PostgreSQL takes OFFSET as a bigint; deeper offsets were a 500 (tests/integration/fhir/test_fuzz.py).
+MAX_OFFSET = 2**31 - 1
 #: Result parameters handled here or by the response, never turned into criteria.
 _CONTROL = {"_count", "_offset", "_format", "_elements", "_summary", "_pretty"}
 
@@ -39,11 +41,11 @@ def parse_query(request: Request, resource_type: str) -> tuple[list[Criterion], 
         criteria.append(param.criterion(modifier or None, value))
         applied.append((key, value))
     count = _int_param(request, "_count", DEFAULT_COUNT, 0)
-    offset = _int_param(request, "_offset", 0, 0)
+    offset = _int_param(request, "_offset", 0, 0, MAX_OFFSET)
     return criteria, applied, min(count, MAX_COUNT), offset
 
 
-def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
+def _int_param(request: Request, name: str, default: int, minimum: int, maximum: int | None = None) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
@@ -53,6 +55,8 @@ def _int_param(request: Request, name: str, default: int, minimum: int) -> int:
         raise bad_request(f"{name} must be a whole number, got {raw!r}", name) from None
     if value < minimum:
         raise bad_request(f"{name} must be {minimum} or more", name)
+    if maximum is not None and value > maximum:
+        raise bad_request(f"{name} must be {maximum} or less", name)
     return value
 
 
