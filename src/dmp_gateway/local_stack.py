@@ -105,7 +105,7 @@ class LocalStack:
 
     def __init__(self, data_dir: Path, *, env: Mapping[str, str] | None = None, isolated: bool = True,
                  gateway_port: int | None = None, sim_port: int | None = None, sim_args: tuple[str, ...] = (),
-                 keep_data: bool = False, host: str = "127.0.0.1") -> None:
+                 keep_data: bool = False, host: str = "127.0.0.1", gateway_only: bool = False) -> None:
         from dmp_gateway.dmp_simulator.config import BASE_PATH
 
         self.data_dir = Path(data_dir).expanduser().resolve()
@@ -114,6 +114,8 @@ class LocalStack:
         self.sim_port = port_or_free(sim_port, host)
         self.sim_args = sim_args
         self.keep_data = keep_data
+        #: Only the API (the API benchmark): no simulator, no worker, and `serve` runs no worker either.
+        self.gateway_only = gateway_only
         base = {k: v for k, v in os.environ.items() if not (isolated and k.startswith("DMPGW_"))}
         self.env: dict[str, str] = {
             **base, "PYTHONUNBUFFERED": "1", "DMPGW_LOG_LEVEL": "warning", **(env or {}),
@@ -157,14 +159,19 @@ class LocalStack:
             self._ensure_certificates()
             self.cli("migrate")  # also raises max_connections (a restart) before the others connect
             self._refresh_postmaster()
-            self.simulator = self._spawn("simulator", "dmp-sim", "--host", self.host, "--port", str(self.sim_port),
-                                         "--tls", *self.sim_args)
+            if not self.gateway_only:
+                self.simulator = self._spawn("simulator", "dmp-sim", "--host", self.host, "--port", str(self.sim_port),
+                                             "--tls", *self.sim_args)
             self.gateway = self._spawn("gateway", "serve", "--host", self.host, "--port", str(self.gateway_port))
-            known = self._last_worker_id()
-            self.worker = self._spawn_worker()
-            self._wait(self.simulator, self._simulator_health)
-            self._wait(self.gateway, lambda: httpx.get(f"{self.fhir_url}/metadata", timeout=5).raise_for_status())
-            self._wait_worker(known)
+            if not self.gateway_only:
+                known = self._last_worker_id()
+                self.worker = self._spawn_worker()
+                self._wait(self.simulator, self._simulator_health)
+            # With several uvicorn processes, ask more than once so every process has opened its pool.
+            for _ in range(4 * int(self.env.get("DMPGW_WORKERS", "1"))):
+                self._wait(self.gateway, lambda: httpx.get(f"{self.fhir_url}/metadata", timeout=5).raise_for_status())
+            if not self.gateway_only:
+                self._wait_worker(known)
         except BaseException:
             self.stop()
             raise
