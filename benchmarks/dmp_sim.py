@@ -25,20 +25,18 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import psutil
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dmp_gateway.config import Settings
 from dmp_gateway.dmp_simulator import SimulatorConfig, TlsFiles
 from dmp_gateway.dmp_simulator.config import default_cda_kit
 from dmp_gateway.dmp_simulator.testkit.messages import Iti41Spec, build_iti41
 from dmp_gateway.dmp_simulator.testkit.pki import TestPki
+from dmp_gateway.store.db import create_database
 
 REPOSITORY = "/si-dmp-server/v2/services/repository"
 
@@ -74,12 +72,7 @@ def _postgres_cpu(pgdata: Path | None) -> float | None:
 
 
 def _database(admin_url: str) -> str:
-    name = f"dmpsim_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    params = conninfo_to_dict(admin_url)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return create_database(admin_url, "dmpsim_bench")
 
 
 async def _wait_ready(client: httpx.AsyncClient, base_url: str) -> None:

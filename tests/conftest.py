@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,24 +48,15 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     stop_embedded()
 
 
-def _with_database(url: str, name: str) -> str:
-    """The same server URL pointing at another database (works for socket and TCP URLs)."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = conninfo_to_dict(url)
-    params["dbname"] = name
-    return make_conninfo(**params)
-
 
 @pytest.fixture
 def make_database(pg_admin_url: str):
     """Factory: a new empty database on the session server; returns its conninfo."""
 
+    from dmp_gateway.store.db import create_database
+
     def create() -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'create database "{name}"')
-        return _with_database(pg_admin_url, name)
+        return create_database(pg_admin_url, "t")
 
     return create
 

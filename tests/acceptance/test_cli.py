@@ -14,7 +14,7 @@ from lxml import etree
 from dmp_gateway.auth.clients import ClientRegistry
 from dmp_gateway.auth.setup import bootstrap_auth, clients_path
 from dmp_gateway.config import Settings
-from dmp_gateway.store.db import with_database
+from dmp_gateway.store.db import create_database
 
 #: A test NIR with a valid key (the seed's patient).
 SEED_NIR = "279035121518989"
@@ -47,10 +47,7 @@ def test_config_rejects_an_unknown_log_level_by_name(cli):
 
 
 def test_migrate_creates_the_schema_of_an_empty_database_and_is_idempotent(cli, data_dir):
-    name = f"acc_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(data_dir.database_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    env = {"DMPGW_DATABASE_URL": with_database(data_dir.database_url, name)}
+    env = {"DMPGW_DATABASE_URL": create_database(data_dir.database_url, "acc")}
 
     first, again = cli("migrate", env=env), cli("migrate", env=env)
 

@@ -45,3 +45,18 @@ def with_database(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
     return make_conninfo(**params)
+
+
+def create_database(admin_url: str, prefix: str = "dmpgw") -> str:
+    """A new empty database on the server of `admin_url`, named `<prefix>_<random>`; its URL.
+
+    For tests and benchmarks, which each want a database of their own on one shared server.
+    """
+    import uuid
+
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    return with_database(admin_url, name)

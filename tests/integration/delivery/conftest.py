@@ -1,10 +1,8 @@
-import uuid
 
-import psycopg
 import pytest
 
 from dmp_gateway.dmp.memory import InMemoryDmp
-from dmp_gateway.store.db import with_database
+from dmp_gateway.store.db import create_database
 from gateway_harness import start_gateway
 
 
@@ -16,10 +14,7 @@ def memory_dmp():
 @pytest.fixture(scope="module")
 def delivering_gateway(pg_admin_url, tmp_path_factory, memory_dmp):
     """A gateway whose in-process worker delivers to an in-memory DMP, with fast retries."""
-    name = f"gwd_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    gw, server = start_gateway(with_database(pg_admin_url, name), tmp_path_factory.mktemp("gwd"), dmp=memory_dmp,
+    gw, server = start_gateway(create_database(pg_admin_url, "gwd"), tmp_path_factory.mktemp("gwd"), dmp=memory_dmp,
                                retry_base_delay_seconds=0.05, retry_max_delay_seconds=0.2, retry_max_attempts=4,
                                worker_polling_seconds=0.05, pdfa_policy="accept")
     yield gw

@@ -6,10 +6,8 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import psycopg
 import pytest
 from lxml import etree
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from dmp_gateway.dmp.certs import load_signing_identity
 from dmp_gateway.dmp.client import ConnectorConfig, SoapDmp
@@ -17,6 +15,7 @@ from dmp_gateway.dmp.devcerts import generate
 from dmp_gateway.dmp.errors import Duplicate
 from dmp_gateway.dmp.types import DmpState, NewStatus, Submission
 from dmp_gateway.dmp.vihf import VihfProfile
+from dmp_gateway.store.db import create_database
 from dmp_gateway.ins import Ins
 
 simulator_app = pytest.importorskip("dmp_gateway.dmp_simulator.app")
@@ -27,14 +26,9 @@ INS = Ins("279035121518989", "1.2.250.1.213.1.4.10")
 
 @pytest.fixture
 async def dmp(shared_dir, pg_admin_url, tmp_path):
-    name = f"dmpsim_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    params = conninfo_to_dict(pg_admin_url)
-    params["dbname"] = name
     certs = generate(tmp_path / "certs")
     config = simulator_config.SimulatorConfig(
-        database_url=make_conninfo(**params), trust_anchors=(certs.ca_cert,), cda_kit=shared_dir / "ans-cda-kit",
+        database_url=create_database(pg_admin_url, "dmpsim"), trust_anchors=(certs.ca_cert,), cda_kit=shared_dir / "ans-cda-kit",
         xml_schemas=shared_dir / "xml-schemas", db_pool_size=2)
     app = simulator_app.create_app(config)
     async with app.router.lifespan_context(app):

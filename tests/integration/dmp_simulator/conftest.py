@@ -3,12 +3,10 @@ an in-process httpx client, and `send()` that posts a request and reads the answ
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from dmp_gateway.dmp import namespaces as ns
 from dmp_gateway.dmp_simulator import SimulatorConfig, create_app
@@ -44,14 +42,9 @@ def cda_template(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def sim_database(pg_admin_url: str) -> str:
     """One database for the rule tests (each test uses fresh uniqueIds, so they do not interfere)."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    from dmp_gateway.store.db import create_database
 
-    name = f"sim_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    params = conninfo_to_dict(pg_admin_url)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return create_database(pg_admin_url, "sim")
 
 
 @pytest.fixture
