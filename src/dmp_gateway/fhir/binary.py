@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from dmp_gateway.fhir.interactions import authorize, check_id, read_body, services
+from dmp_gateway.fhir.interactions import authorize, check_id, read_body, refuse_declared_oversize, services
 from dmp_gateway.fhir.media import bare_type, is_json, response_type, wants_fhir_json
 from dmp_gateway.fhir.outcomes import Issue, bad_request, error, unprocessable
 from dmp_gateway.fhir.responses import resource_response, version_headers
@@ -81,9 +81,7 @@ async def create_binary(request: Request) -> Response:
 
 
 async def _raw_stream(request: Request, limit: int) -> AsyncIterator[bytes]:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise BlobTooLarge(limit)
+    refuse_declared_oversize(request, limit)
     async for chunk in request.stream():
         if chunk:
             yield chunk

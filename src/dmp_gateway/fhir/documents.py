@@ -84,7 +84,7 @@ class RequestDocuments:
             raise DocumentProblem(Reason.CDA_INVALID, "DocumentReference.content[0].attachment.url is not a Binary.")
         stored_binary = await self.resources.read_any("Binary", binary.id)
         pdf = await self.blobs.read_all(stored_binary.blob_id)
-        replaced_unique_id, set_id, version = await self._replacement(docref)
+        replaced_unique_id, set_id, version = await replaced_document(self.resources, docref)
         unique_id = unique_id or unique_id_from_master_identifier(docref) or mint_document_oid(
             self.settings.document_root_oid)
         resources = RequestResources(
@@ -100,9 +100,6 @@ class RequestDocuments:
             raise DocumentProblem(Reason.CDA_INVALID, f"The PDF could not be prepared: {exc}") from None
         return BuiltDocument(patient_ins(patient, self.settings), cda, unique_id, replaced_unique_id,
                              preparation.record())
-
-    async def _replacement(self, docref: dict) -> tuple[str | None, str | None, int]:
-        return await replaced_document(self.resources, docref)
 
 
 async def replaced_document(resources: PostgresResourceStore, docref: dict,

@@ -10,11 +10,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dmp_gateway.auth.dependencies import Interaction, scope_for
+from dmp_gateway.auth.dependencies import scope_for
 from dmp_gateway.fhir import communication_request as cr_rules
 from dmp_gateway.fhir.links import fhir_base
 from dmp_gateway.fhir.media import require_json_body, response_type
-from dmp_gateway.fhir.outcomes import Issue, bad_request, error, not_found, unprocessable
+from dmp_gateway.fhir.outcomes import bad_request, error, not_found, unprocessable
 from dmp_gateway.fhir.profiles import RuleContext, rules_for
 from dmp_gateway.fhir.references import check_references, resolvable
 from dmp_gateway.fhir.responses import elements_filter, resource_response, subset, version_headers
@@ -22,6 +22,7 @@ from dmp_gateway.fhir.search import page_links, parse_query
 from dmp_gateway.fhir.search_params import SEARCH_PARAMS, index_rows
 from dmp_gateway.fhir.security import Caller, authorize
 from dmp_gateway.fhir.validation import parse_resource
+from dmp_gateway.store.errors import VersionConflict
 from dmp_gateway.store.resources import StoredResource
 
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -33,10 +34,6 @@ READ_ONLY_TYPES = {"Communication"}
 NO_UPDATE_TYPES = {"Communication", "CommunicationRequest", "Binary"}
 
 
-def scope(resource_type: str, interaction: Interaction) -> str:
-    return scope_for(resource_type, interaction)
-
-
 def services(request: Request):  # noqa: ANN201 - bootstrap.Services
     return request.app.state.services
 
@@ -46,11 +43,16 @@ def check_id(resource_type: str, res_id: str) -> None:
         raise not_found(f"{resource_type}/{res_id} is not a valid id")
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes `limit` (Content-Length first, then counted)."""
+def refuse_declared_oversize(request: Request, limit: int) -> None:
+    """413 before reading anything when the declared Content-Length is over `limit`."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise error(413, "too-costly", f"the body is {declared} bytes; the limit is {limit} bytes")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` (Content-Length first, then counted)."""
+    refuse_declared_oversize(request, limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -80,7 +82,7 @@ async def prepare(request: Request, caller: Caller, resource_type: str, data: di
 async def create(request: Request, resource_type: str) -> Response:
     if resource_type in READ_ONLY_TYPES:
         raise error(405, "not-supported", f"{resource_type} resources are written by the gateway; clients read them")
-    caller = await authorize(request, scope(resource_type, "create"))
+    caller = await authorize(request, scope_for(resource_type, "create"))
     require_json_body(request)
     svc = services(request)
     data = parse_resource(await read_body(request, svc.settings.json_max_bytes), resource_type)
@@ -116,7 +118,7 @@ def conditional_criteria(resource_type: str, condition: str) -> tuple[list, str]
 
 async def read(request: Request, resource_type: str, res_id: str) -> Response:
     check_id(resource_type, res_id)
-    caller = await authorize(request, scope(resource_type, "read"))
+    caller = await authorize(request, scope_for(resource_type, "read"))
     stored = await services(request).resources.read(resource_type, res_id, caller.workspace.id)
     return resource_response(request, stored)
 
@@ -125,7 +127,7 @@ async def vread(request: Request, resource_type: str, res_id: str, version: str)
     check_id(resource_type, res_id)
     if not _VERSION.match(version):
         raise not_found(f"{resource_type}/{res_id}/_history/{version} is not a valid version")
-    caller = await authorize(request, scope(resource_type, "read"))
+    caller = await authorize(request, scope_for(resource_type, "read"))
     stored = await services(request).resources.vread(resource_type, res_id, int(version), caller.workspace.id)
     return resource_response(request, stored)
 
@@ -144,7 +146,7 @@ async def update(request: Request, resource_type: str, res_id: str) -> Response:
     if resource_type in NO_UPDATE_TYPES:
         raise error(405, "not-supported", f"{resource_type} cannot be updated with PUT"
                     + ("; use $send, $retry or $cancel" if resource_type == "CommunicationRequest" else ""))
-    caller = await authorize(request, scope(resource_type, "update"))
+    caller = await authorize(request, scope_for(resource_type, "update"))
     require_json_body(request)
     svc = services(request)
     data = parse_resource(await read_body(request, svc.settings.json_max_bytes), resource_type)
@@ -152,11 +154,12 @@ async def update(request: Request, resource_type: str, res_id: str) -> Response:
         raise bad_request(f"the body's id ({data.get('id')!r}) must equal the URL's id ({res_id})", f"{resource_type}.id")
     if_match = parse_if_match(request.headers.get("if-match"))
     data = await prepare(request, caller, resource_type, data)
-    stored = await svc.resources.update(resource_type, res_id, caller.workspace.id, data,
-                                        index_rows(resource_type, data), if_match=if_match,
-                                        on_write=svc.write_hook(resource_type, caller, data))
-    if if_match is not None and stored.version != if_match + 1:  # pragma: no cover - guarded by the store
-        raise error(svc.settings.version_conflict_status, "conflict", "version changed concurrently")
+    try:
+        stored = await svc.resources.update(resource_type, res_id, caller.workspace.id, data,
+                                            index_rows(resource_type, data), if_match=if_match,
+                                            on_write=svc.write_hook(resource_type, caller, data))
+    except VersionConflict as exc:  # STU3 says 409, R4 412: DMPGW_VERSION_CONFLICT_STATUS decides
+        raise error(svc.settings.version_conflict_status, "conflict", str(exc)) from None
     return resource_response(request, stored, 200)
 
 
@@ -166,7 +169,7 @@ def _entry(base: str, stored: StoredResource, elements: set[str] | None, **extra
 
 
 async def search(request: Request, resource_type: str) -> Response:
-    caller = await authorize(request, scope(resource_type, "search"))
+    caller = await authorize(request, scope_for(resource_type, "search"))
     criteria, applied, count, offset = parse_query(request, resource_type)
     rows, total = await services(request).resources.search(resource_type, caller.workspace.id, criteria, count, offset)
     base = fhir_base(request)
@@ -181,7 +184,7 @@ async def search(request: Request, resource_type: str) -> Response:
 
 async def history(request: Request, resource_type: str, res_id: str) -> Response:
     check_id(resource_type, res_id)
-    caller = await authorize(request, scope(resource_type, "read"))
+    caller = await authorize(request, scope_for(resource_type, "read"))
     versions = await services(request).resources.history(resource_type, res_id, caller.workspace.id)
     base = fhir_base(request)
     entries = []
@@ -195,7 +198,3 @@ async def history(request: Request, resource_type: str, res_id: str) -> Response
     bundle = {"resourceType": "Bundle", "type": "history", "total": len(entries),
               "link": [{"relation": "self", "url": f"{base}/{resource_type}/{res_id}/_history"}], "entry": entries}
     return Response(orjson.dumps(bundle), 200, media_type=response_type(request))
-
-
-def issue_for_unsupported(method: str, path: str) -> Issue:
-    return Issue("not-supported", f"{method} {path} is not supported")

@@ -98,3 +98,20 @@ def test_concurrent_updates_with_the_same_if_match_let_exactly_one_win(gateway, 
     with ThreadPoolExecutor(8) as pool:
         statuses = sorted(r.status_code for r in pool.map(update, range(8)))
     assert statuses == [200] + [409] * 7
+
+
+def test_version_conflict_status_is_configurable_for_r4_habits(pg_admin_url, tmp_path):
+    from dmp_gateway.store.db import create_database
+    from gateway_harness import start_gateway
+
+    gw, server = start_gateway(create_database(pg_admin_url, "gw412"), tmp_path, serve_runs_worker=False,
+                               version_conflict_status=412)
+    try:
+        ws = gw.new_workspace()
+        with gw.client(ws.token) as c:
+            created = c.post("/Patient", content=orjson.dumps(PATIENT), headers=FHIR).json()
+            c.put(f"/Patient/{created['id']}", content=orjson.dumps(created), headers=FHIR)
+            stale = c.put(f"/Patient/{created['id']}", content=orjson.dumps(created), headers={**FHIR, "If-Match": 'W/"1"'})
+        assert stale.status_code == 412 and outcome(stale)[0]["code"] == "conflict"
+    finally:
+        server.stop()
