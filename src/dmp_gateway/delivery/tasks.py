@@ -28,6 +28,8 @@ TASK = "dmp_gateway.deliver"
 STALLED_AFTER_SECONDS = 30.0
 #: Heartbeats per stalled period: a live worker whose event loop is briefly busy is never taken for dead.
 HEARTBEATS_PER_STALLED_PERIOD = 6
+#: How often a worker checks that the job table's planner statistics still match its size.
+STATISTICS_EVERY_SECONDS = 2.0
 
 
 class SystemClock:
@@ -87,6 +89,21 @@ async def recover_stalled_jobs(app: procrastinate.App, *, stalled_after: float =
         await asyncio.sleep(every)
 
 
+async def keep_queue_statistics(store: DeliveryStore, every: float = STATISTICS_EVERY_SECONDS) -> None:
+    """Forever: refresh the job table's statistics when a burst of requests changed its size.
+
+    Without it, a queue that went from empty to thousands of jobs in seconds is fetched with a plan
+    made for an empty table, each fetch walking every waiting job (store/migrations 0005).
+    """
+    while True:
+        try:
+            if await store.refresh_queue_statistics():
+                log.debug("job queue statistics refreshed")
+        except Exception:  # noqa: BLE001 - an optimisation: a failure is logged and retried, never fatal
+            log.exception("job queue statistics refresh failed")
+        await asyncio.sleep(every)
+
+
 async def run_worker(app: procrastinate.App, pool: AsyncConnectionPool, *, concurrency: int,
                      wait: bool = True, polling_interval: float = 5.0,
                      stalled_after: float = STALLED_AFTER_SECONDS, store: DeliveryStore | None = None) -> None:
@@ -97,6 +114,7 @@ async def run_worker(app: procrastinate.App, pool: AsyncConnectionPool, *, concu
     """
     async with app.open_async(pool):
         sweeper = asyncio.create_task(recover_stalled_jobs(app, stalled_after=stalled_after, store=store))
+        statistics = asyncio.create_task(keep_queue_statistics(store)) if store is not None else None
         try:
             await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
                                        install_signal_handlers=False, delete_jobs="successful",
@@ -105,3 +123,5 @@ async def run_worker(app: procrastinate.App, pool: AsyncConnectionPool, *, concu
                                        stalled_worker_timeout=stalled_after)
         finally:
             sweeper.cancel()
+            if statistics is not None:
+                statistics.cancel()

@@ -10,7 +10,7 @@ in as `ResourceEffects`, called inside the same transactions.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+import uuid
 from datetime import datetime
 from typing import Protocol
 
@@ -23,12 +23,13 @@ from dmp_gateway import observability
 from dmp_gateway.delivery.model import BuiltDocument, Delivery, Outcome, Reason, TimelineEvent
 from dmp_gateway.delivery.states import Event, IllegalTransition, State, next_state, sources_of, target_of
 from dmp_gateway.ins import Ins
-from dmp_gateway.store.binaries import BlobReader, write_blob
+from dmp_gateway.store.binaries import CHUNK_SIZE, BlobReader
 from dmp_gateway.store.errors import ResourceNotFound
 
 QUEUE = "delivery"
 TASK = "dmp_gateway.deliver"
-_CDA_LIMIT = 1 << 31
+#: Job-table drift (rows) below which its statistics are left alone.
+_STATISTICS_SLACK = 200
 
 
 class ResourceEffects(Protocol):
@@ -104,19 +105,24 @@ class PostgresDeliveryStore:
         return _delivery(row)
 
     async def _move(self, conn: AsyncConnection, request_id: str, event: Event, outcome: str, details: dict,
-                    **columns: object) -> Delivery:
-        """Compare-and-set transition plus its timeline event, in one statement (the worker's hot path)."""
+                    *, also: tuple[str, tuple] | None = None, **columns: object) -> Delivery:
+        """Compare-and-set transition plus its timeline event, in one statement (the worker's hot path).
+
+        `also`: more CTEs (SQL, parameters) that may select from `moved`, so they write only when the
+        transition happens, in the same statement.
+        """
         target = target_of(event)
         sets = "".join(f", {name} = %s" for name in columns)
+        extra_sql, extra_params = also or ("", ())
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
             f"with moved as (update delivery set state = %s, updated_at = now(){sets}"
             f"  where request_id = %s and state = any(%s) returning *),"
             f" logged as (insert into delivery_event (request_id, step, outcome, details)"
-            f"  select request_id, state, %s, %s from moved)"
+            f"  select request_id, state, %s, %s from moved){extra_sql}"
             f" select {_COLUMNS} from moved",
             (target.value, *columns.values(), request_id, [s.value for s in sources_of(event)], outcome,
-             orjson.dumps(details).decode()))
+             orjson.dumps(details).decode(), *extra_params))
         row = await cur.fetchone()
         if row is None:
             current = await self._get(conn, request_id)
@@ -130,22 +136,30 @@ class PostgresDeliveryStore:
     async def transition(self, request_id: str, event: Event, *, details: dict | None = None,
                          outcome: str = "ok", attempts: int | None = None) -> Delivery:
         columns: dict[str, object] = {} if attempts is None else {"attempts": attempts}
-        async with self.pool.connection() as conn, conn.transaction():
-            delivery = await self._move(conn, request_id, event, outcome, details or {}, **columns)
-            if event is Event.START:
+        async with self.pool.connection() as conn:
+            if event is not Event.START:  # one statement: atomic alone, no BEGIN/COMMIT round trips
+                return await self._move(conn, request_id, event, outcome, details or {}, **columns)
+            async with conn.transaction():
+                delivery = await self._move(conn, request_id, event, outcome, details or {}, **columns)
                 await self.effects.started(conn, delivery)
-            return delivery
+                return delivery
 
     async def save_document(self, request_id: str, built: BuiltDocument, *, details: dict) -> Delivery:
-        async def one() -> AsyncIterator[bytes]:
-            yield built.cda
-
-        async with self.pool.connection() as conn, conn.transaction():
-            current = await self._get(conn, request_id)
-            blob = await write_blob(conn, current.workspace_id, "application/xml", one(), _CDA_LIMIT)
+        """The CDA's blob and the `cda_built` transition in one statement: the blob is written only when
+        the transition happens (its CTEs select from `moved`), and no BEGIN/COMMIT round trips."""
+        cda = built.cda
+        blob_id = uuid.uuid4()
+        chunks = [cda[i:i + CHUNK_SIZE] for i in range(0, len(cda), CHUNK_SIZE)] or [b""]
+        blob = (
+            ", blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
+            "  select %s, workspace_id, 'application/xml', %s, %s from moved returning blob_id),"
+            " chunks as (insert into binary_chunk (blob_id, seq, data)"
+            "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%s::bytea[]) with ordinality as c(data, seq))",
+            (blob_id, len(cda), hashlib.sha256(cda).hexdigest(), chunks))
+        async with self.pool.connection() as conn:
             return await self._move(
-                conn, request_id, Event.CDA_BUILT, "ok", details, unique_id=built.unique_id, cda_blob_id=blob.blob_id,
-                cda_sha1=hashlib.sha1(built.cda).hexdigest(), cda_size=len(built.cda),  # noqa: S324 - XDS hash
+                conn, request_id, Event.CDA_BUILT, "ok", details, also=blob, unique_id=built.unique_id,
+                cda_blob_id=blob_id, cda_sha1=hashlib.sha1(cda).hexdigest(), cda_size=len(cda),  # noqa: S324 - XDS hash
                 ins_value=built.ins.value, ins_oid=built.ins.oid, replaces_unique_id=built.replaces_unique_id,
                 pdf_note=orjson.dumps(built.pdf_record).decode())
 
@@ -243,6 +257,24 @@ class PostgresDeliveryStore:
                 await self._event(conn, request_id, "requeued", "info", {"why": "no job was pending"})
                 await enqueue(conn, request_id, patient_lock(workspace_id, patient_id))
             return [r[0] for r in orphans]
+
+    async def refresh_queue_statistics(self) -> bool:
+        """ANALYZE the job table when its size drifted far from what the planner believes.
+
+        The queue can grow from empty to thousands of jobs within seconds; with statistics that
+        still say "empty", procrastinate's fetch query walks every waiting job instead of taking the
+        first one (see migration 0005). Cheap enough to call every few seconds: one count, and an
+        ANALYZE only on drift. True when it analyzed.
+        """
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "select (select count(*) from procrastinate_jobs where status in ('todo', 'doing')),"
+                " (select greatest(reltuples, 0) from pg_class where oid = 'procrastinate_jobs'::regclass)")
+            waiting, believed = await cur.fetchone()
+            if abs(waiting - believed) < max(_STATISTICS_SLACK, believed):
+                return False
+            await conn.execute("analyze procrastinate_jobs")
+            return True
 
     async def counts(self) -> dict[str, int]:
         async with self.pool.connection() as conn:
