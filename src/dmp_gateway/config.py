@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     #: VIHF attributes.
     vihf_version: str = "3.0"
     vihf_signature_algorithm: Literal["rsa-sha256", "rsa-sha1"] = "rsa-sha256"
+    #: Seconds a signed VIHF is reused for further calls about the same patient (0: sign every call).
+    vihf_reuse_seconds: float = Field(default=300.0, ge=0, le=3600)
     authentication_mode: Literal["INDIRECTE_RENFORCEE", "INDIRECTE"] = "INDIRECTE_RENFORCEE"
     secteur_activite: str = "SA01^1.2.250.1.71.4.2.4"
     lps_name: str = "dmp-gateway"

@@ -1,6 +1,8 @@
 """`SoapDmp`: the DMP port over the real wire protocol (TD0.2, ITI-41, ITI-18, ITI-57).
 
-Every call carries a freshly signed VIHF; ITI-41 goes as MTOM with a XAdES-signed submission set.
+Every call carries a VIHF signed for its patient; one signed VIHF serves every call about that patient
+for `ConnectorConfig.vihf_reuse_seconds` (a delivery's TD0.2 and ITI-41 share one signature instead of
+paying two). ITI-41 goes as MTOM with a XAdES-signed submission set.
 Errors leave as `dmp.errors` only (translated in transport.py, iti41.py, td02.py). The HTTP client is
 injected (`httpx.AsyncClient`, real TLS in production, MockTransport/ASGITransport in tests), so no
 socket is opened here. Build one from settings with `dmp.wiring.soap_dmp_from_settings`.
@@ -9,6 +11,7 @@ socket is opened here. Build one from settings with `dmp.wiring.soap_dmp_from_se
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -49,6 +52,9 @@ class ConnectorConfig:
     #: Emit XDS times in UTC (IHE); False keeps CDA local times.
     utc_times: bool = True
     xades_algorithm: Algorithm = "rsa-sha1"
+    #: How long a signed VIHF is reused for further calls about the same patient (0: sign every call).
+    #: Well under the DMP's acceptance window for an assertion (dmp-interfaces.md §8).
+    vihf_reuse_seconds: float = 300.0
 
 
 class SoapDmp:
@@ -61,9 +67,19 @@ class SoapDmp:
         self.clock = clock
         self.transport = SoapTransport(client, config.base_url)
         self._client = client
+        self._vihfs = _VihfCache(config.vihf_reuse_seconds)
+
+    def _vihf(self, ins: Ins) -> etree._Element:
+        now = self.clock()
+        signed = self._vihfs.get(ins, now)
+        if signed is None:
+            signed = etree.tostring(build_vihf(self.config.vihf, ins, self.signer, now=now))
+            self._vihfs.put(ins, now, signed)
+        # A fresh tree per envelope: exclusive c14n keeps the signature valid wherever it is placed.
+        return etree.fromstring(signed)
 
     def _envelope(self, action: str, body: etree._Element, ins: Ins) -> bytes:
-        vihf = build_vihf(self.config.vihf, ins, self.signer, now=self.clock())
+        vihf = self._vihf(ins)
         return serialize(build_envelope(body, action=action, to=self.transport.url_for(action), security=vihf))
 
     def _context(self) -> FeedContext:
@@ -136,6 +152,31 @@ class SoapDmp:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class _VihfCache:
+    """Signed VIHFs by patient, each reused until `seconds` after it was signed; bounded (oldest out)."""
+
+    #: Patients whose VIHF is kept; far more than the deliveries a worker has in flight.
+    MAX_ENTRIES = 4096
+
+    def __init__(self, seconds: float) -> None:
+        self.lifetime = dt.timedelta(seconds=seconds)
+        self._entries: OrderedDict[tuple[str, str], tuple[dt.datetime, bytes]] = OrderedDict()
+
+    def get(self, ins: Ins, now: dt.datetime) -> bytes | None:
+        entry = self._entries.get((ins.value, ins.oid))
+        if entry is None or not entry[0] <= now < entry[0] + self.lifetime:
+            return None
+        return entry[1]
+
+    def put(self, ins: Ins, signed_at: dt.datetime, signed: bytes) -> None:
+        if self.lifetime <= dt.timedelta(0):
+            return
+        self._entries[(ins.value, ins.oid)] = (signed_at, signed)
+        self._entries.move_to_end((ins.value, ins.oid))
+        while len(self._entries) > self.MAX_ENTRIES:
+            self._entries.popitem(last=False)
 
 
 __all__ = ["ConnectorConfig", "SoapDmp", "utc_now"]

@@ -37,6 +37,7 @@ def connector_config(settings: Settings, structure_id: str) -> ConnectorConfig:
     return ConnectorConfig(
         base_url=settings.dmp_base_url, lps_oid=settings.document_root_oid, vihf=vihf,
         utc_times=settings.dmp_times_utc, xades_algorithm=settings.xades_signature_algorithm,
+        vihf_reuse_seconds=settings.vihf_reuse_seconds,
     )
 
 
