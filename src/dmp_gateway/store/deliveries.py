@@ -149,12 +149,13 @@ class PostgresDeliveryStore:
         the transition happens (its CTEs select from `moved`), and no BEGIN/COMMIT round trips."""
         cda = built.cda
         blob_id = uuid.uuid4()
+        # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
         chunks = [cda[i:i + CHUNK_SIZE] for i in range(0, len(cda), CHUNK_SIZE)] or [b""]
         blob = (
             ", blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
             "  select %s, workspace_id, 'application/xml', %s, %s from moved returning blob_id),"
             " chunks as (insert into binary_chunk (blob_id, seq, data)"
-            "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%s::bytea[]) with ordinality as c(data, seq))",
+            "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%b::bytea[]) with ordinality as c(data, seq))",
             (blob_id, len(cda), hashlib.sha256(cda).hexdigest(), chunks))
         async with self.pool.connection() as conn:
             return await self._move(
