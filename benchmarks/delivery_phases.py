@@ -9,7 +9,7 @@ ports (PostgreSQL store, SoapDmp over mTLS, FHIR document port), one request at 
 port call with the process CPU clock. One document at a time means no queueing and no contention:
 the numbers are the cost of the work itself, which end_to_end.py's throughput is bounded by.
 
-Prints one JSON object: API CPU per flow (gateway process), then per document the CPU of this
+Prints one JSON object: API CPU per flow (gateway process and PostgreSQL), then per document the CPU of this
 worker (total and per phase), of PostgreSQL (all backends) and of the simulator, and the wall time.
 """
 
@@ -71,10 +71,12 @@ async def run(args: argparse.Namespace) -> dict:
         flows = Flows(stack.gateway_url, ws, make_pdfa(args.pdf_kb * 1024))
         posted, client = Run(), RawClient(*flows.addr)
         gateway = [stack.gateway.popen.pid]
-        before = _cpu_of(gateway)
+        postmaster = [int((stack.data_dir / "pg" / "postmaster.pid").read_text().split()[0])]
+        before, pg_before = _cpu_of(gateway), _cpu_of(postmaster, children=True)
         for _ in range(args.documents + WARM_UP):
             await flows.one(client, posted)
         api_ms = (_cpu_of(gateway) - before) / (args.documents + WARM_UP) * 1000
+        api_pg_ms = (_cpu_of(postmaster, children=True) - pg_before) / (args.documents + WARM_UP) * 1000
         await client.close()
         if posted.errors:
             raise RuntimeError(f"the API refused flows: {posted.error_samples}")
@@ -96,8 +98,6 @@ async def run(args: argparse.Namespace) -> dict:
         for request_id in ids[:WARM_UP]:
             await deliver(request_id)
         clock.reset()
-        pidfile = stack.data_dir / "pg" / "postmaster.pid"
-        postmaster = [int(pidfile.read_text().split()[0])]
         simulator = [stack.simulator.popen.pid]
         pg0, sim0, cpu0, wall0 = _cpu_of(postmaster, children=True), _cpu_of(simulator), time.process_time(), time.perf_counter()
         for request_id in ids[WARM_UP:]:
@@ -116,7 +116,7 @@ async def run(args: argparse.Namespace) -> dict:
     phases = sorted(clock.cpu, key=clock.cpu.get, reverse=True)
     return {
         "benchmark": "delivery_phases", "documents": n, "pdf_bytes": len(flows.binary),
-        "api_cpu_ms_per_flow": round(api_ms, 2),
+        "api_cpu_ms_per_flow": {"gateway": round(api_ms, 2), "postgres": round(api_pg_ms, 2)},
         "delivery_cpu_ms_per_document": {k: round(v, 2) for k, v in per_doc.items()},
         "delivery_wall_ms_per_document": round(wall, 2),
         "worker_phases": {label: {"calls_per_document": round(clock.calls[label] / n, 2),
