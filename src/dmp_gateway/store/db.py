@@ -7,15 +7,23 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 
-async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20, name: str = "dmpgw") -> AsyncConnectionPool:
-    """An open async pool; connections are autocommit so every write opens its own transaction."""
+async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20, name: str = "dmpgw",
+                    options: str | None = None) -> AsyncConnectionPool:
+    """An open async pool; connections are autocommit so every write opens its own transaction.
+
+    `options`: server settings for these connections (libpq `options`, e.g. `-c name=value`), added
+    to any the URL already carries.
+    """
+    extra = {}
+    if options:
+        extra["options"] = " ".join(filter(None, (conninfo_to_dict(url).get("options"), options)))
 
     async def configure(conn: AsyncConnection) -> None:
         await conn.set_autocommit(True)
 
     pool = AsyncConnectionPool(
         url, min_size=min_size, max_size=max_size, open=False, name=name, configure=configure,
-        kwargs={"prepare_threshold": 2},
+        kwargs={"prepare_threshold": 2, **extra},
     )
     await pool.open(wait=True, timeout=30)
     return pool

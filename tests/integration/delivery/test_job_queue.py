@@ -9,6 +9,7 @@ the queue in order and probes `lock` by index, whatever the backlog.
 from __future__ import annotations
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 import pytest
 
 from dmp_gateway.store.db import open_pool
@@ -71,3 +72,16 @@ async def test_with_fresh_statistics_a_fetch_takes_the_first_job_by_index(queue_
     assert "procrastinate_jobs_priority_idx_v1" in plan, plan  # the queue in order, stopping at the first
     assert "procrastinate_jobs_waiting_lock" in plan, plan  # lock probes are index lookups
     assert "Sort" not in plan and "Seq Scan" not in plan, plan
+
+
+async def test_pool_options_add_to_those_of_the_url(database_url):
+    """The worker's job pool commits asynchronously (bootstrap.run_delivery_worker) without losing
+    what the configured URL asks for."""
+    url = make_conninfo(database_url, options="-c statement_timeout=12345")
+    pool = await open_pool(url, min_size=1, max_size=1, options="-c synchronous_commit=off")
+    try:
+        async with pool.connection() as conn:
+            assert (await (await conn.execute("show synchronous_commit")).fetchone())[0] == "off"
+            assert (await (await conn.execute("show statement_timeout")).fetchone())[0] == "12345ms"
+    finally:
+        await pool.close()
