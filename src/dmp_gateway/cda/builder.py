@@ -52,6 +52,15 @@ def build_cda(inputs: CdaInputs) -> bytes:
     Memory: the output is allocated once at its exact size and handed over without a copy, so a build
     holds the PDF plus one base64 copy of it (about 2.4x the PDF size in all).
     """
+    return build_cda_with_layout(inputs)[0]
+
+
+def build_cda_with_layout(inputs: CdaInputs) -> tuple[bytes, int, int]:
+    """`build_cda`, plus the lengths of what precedes and what follows the PDF's base64 text.
+
+    The CDA is exactly ``cda[:head] + base64(inputs.pdf) + cda[len(cda) - tail:]`` (no line breaks in
+    the base64), so a store that already keeps the PDF can keep the CDA as its two ends.
+    """
     head, tail = body.serialize_around_body(*build_header(inputs))
     size = len(head) + body.base64_length(inputs.pdf) + len(tail)
     buffer = io.BytesIO()
@@ -64,4 +73,4 @@ def build_cda(inputs: CdaInputs) -> bytes:
     if written != size:  # pragma: no cover - the PDF file changed while it was read
         raise CdaError("the PDF changed size while the CDA was being written")
     # getvalue() returns BytesIO's own buffer, without a copy, when its size is exact.
-    return buffer.getvalue()
+    return buffer.getvalue(), len(head), len(tail)

@@ -67,6 +67,19 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class EmbeddedPdf:
+    """Where a CDA's base64 body comes from, so a store can keep the PDF once instead of twice.
+
+    The CDA is ``cda[:head] + base64(PDF) + cda[len(cda) - tail:]``, the PDF being the stored one
+    `ref` names (opaque to the use case: the document port and the store agree on it).
+    """
+
+    ref: str
+    head: int
+    tail: int
+
+
+@dataclass(frozen=True, slots=True)
 class BuiltDocument:
     """A CDA ready to send, and what the DMP submission needs besides it."""
 
@@ -77,6 +90,8 @@ class BuiltDocument:
     replaces_unique_id: str | None = None
     #: What was done about PDF/A (detected level, accepted / converted), recorded with the delivery.
     pdf_record: dict = field(default_factory=dict)
+    #: The stored PDF the CDA wraps unchanged, when there is one (None: a converted PDF, kept whole).
+    embedded: EmbeddedPdf | None = None
 
 
 @dataclass(frozen=True, slots=True)

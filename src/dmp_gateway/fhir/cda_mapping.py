@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 from dmp_gateway import ins as ins_leaf
 from dmp_gateway.cda import nir_traits, valuesets
-from dmp_gateway.cda.builder import build_cda, write_cda
+from dmp_gateway.cda.builder import build_cda_with_layout, write_cda
 from dmp_gateway.cda.checks import check_inputs
 from dmp_gateway.cda.errors import InvalidCdaInputs, Problem, raise_if_any
 from dmp_gateway.cda.ids import is_oid, mint_document_oid
@@ -113,10 +113,12 @@ def prepare_cda_inputs(resources: RequestResources, settings: Settings, *,
     return PreparedCda(replace(inputs, pdf=preparation.pdf_to_embed(resources.pdf)), preparation)
 
 
-def build_prepared_cda(resources: RequestResources, settings: Settings) -> tuple[bytes, PdfPreparation]:
-    """The CDA bytes and the PDF/A decision to record with the delivery."""
+def build_prepared_cda(resources: RequestResources, settings: Settings) -> tuple[bytes, PdfPreparation, int, int]:
+    """The CDA bytes, the PDF/A decision to record with the delivery, and the lengths of the CDA
+    before and after the PDF's base64 text (`cda.builder.build_cda_with_layout`)."""
     prepared = prepare_cda_inputs(resources, settings)
-    return build_cda(prepared.inputs), prepared.pdf
+    cda, head, tail = build_cda_with_layout(prepared.inputs)
+    return cda, prepared.pdf, head, tail
 
 
 def build_cda_for_resources(resources: RequestResources, settings: Settings) -> bytes:

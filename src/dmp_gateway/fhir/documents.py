@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from dmp_gateway.cda.errors import CdaError, InvalidCdaInputs
 from dmp_gateway.cda.ids import mint_document_oid
 from dmp_gateway.config import Settings
-from dmp_gateway.delivery.model import BuiltDocument, Reason
+from dmp_gateway.delivery.model import BuiltDocument, EmbeddedPdf, Reason
 from dmp_gateway.delivery.ports import DocumentProblem
 from dmp_gateway.fhir.cda_mapping import (RequestResources, build_prepared_cda, unique_id_from_master_identifier)
 from dmp_gateway.fhir.cda_mapping import patient_ins as cda_patient_ins
@@ -92,14 +92,20 @@ class RequestDocuments:
             unique_id=unique_id, set_id=set_id or _derived_set_id(unique_id), authenticator=authenticator,
             custodian=custodian, replaced_unique_id=replaced_unique_id, version_number=version)
         try:
-            cda, preparation = await asyncio.to_thread(build_prepared_cda, resources, self.settings)
+            cda, preparation, head, tail = await asyncio.to_thread(build_prepared_cda, resources, self.settings)
         except InvalidCdaInputs as exc:
             raise DocumentProblem(Reason.INVALID_PATIENT_IDENTITY if exc.only_patient_identity else Reason.CDA_INVALID,
                                   exc.reason) from None
         except CdaError as exc:
             raise DocumentProblem(Reason.CDA_INVALID, f"The PDF could not be prepared: {exc}") from None
+        # A Binary's content is never changed nor deleted (Binary has create and read only), so the
+        # CDA can be kept as its two ends around a reference to it; a converted PDF exists nowhere
+        # else and is kept whole.
+        embedded = None
+        if preparation.converted is None and stored_binary.blob_id is not None:
+            embedded = EmbeddedPdf(str(stored_binary.blob_id), head, tail)
         return BuiltDocument(patient_ins(patient, self.settings), cda, unique_id, replaced_unique_id,
-                             preparation.record())
+                             preparation.record(), embedded)
 
 
 async def replaced_document(resources: PostgresResourceStore, docref: dict,

@@ -9,6 +9,7 @@ in as `ResourceEffects`, called inside the same transactions.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from datetime import datetime
@@ -24,7 +25,7 @@ from dmp_gateway.delivery.model import BuiltDocument, Delivery, Outcome, Reason,
 from dmp_gateway.delivery.states import Event, IllegalTransition, State, next_state, sources_of, target_of
 from dmp_gateway.ins import Ins
 from dmp_gateway.store.binaries import CHUNK_SIZE, BlobReader
-from dmp_gateway.store.errors import ResourceNotFound
+from dmp_gateway.store.errors import ResourceNotFound, StoredDocumentDamaged
 
 QUEUE = "delivery"
 TASK = "dmp_gateway.deliver"
@@ -57,7 +58,8 @@ def patient_lock(workspace_id: str, patient_id: str) -> str:
 _NEEDS_A_JOB = (State.QUEUED, State.RETRY_SCHEDULED, State.CHECKING_DMP, State.BUILDING_CDA, State.SUBMITTING)
 
 _COLUMNS = ("request_id, workspace_id, patient_id, state, immediate, attempts, unique_id, "
-            "cda_blob_id is not null as has_document, reason, reason_text, created_at, updated_at")
+            "(cda_blob_id is not null or cda_pdf_blob_id is not null) as has_document, reason, reason_text,"
+            " created_at, updated_at")
 
 
 def _delivery(row: dict) -> Delivery:
@@ -145,34 +147,57 @@ class PostgresDeliveryStore:
                 return delivery
 
     async def save_document(self, request_id: str, built: BuiltDocument, *, details: dict) -> Delivery:
-        """The CDA's blob and the `cda_built` transition in one statement: the blob is written only when
-        the transition happens (its CTEs select from `moved`), and no BEGIN/COMMIT round trips."""
+        """Store the CDA and take the `cda_built` transition, in one statement (no BEGIN/COMMIT).
+
+        A CDA wrapping a stored PDF unchanged (`built.embedded`) is kept as its head and tail around a
+        reference to that PDF (migration 0006); any other is written whole as a blob, whose CTEs
+        select from `moved` so nothing is written when the transition is refused.
+        """
         cda = built.cda
-        blob_id = uuid.uuid4()
-        # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
-        chunks = [cda[i:i + CHUNK_SIZE] for i in range(0, len(cda), CHUNK_SIZE)] or [b""]
-        blob = (
-            ", blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
-            "  select %s, workspace_id, 'application/xml', %s, %s from moved returning blob_id),"
-            " chunks as (insert into binary_chunk (blob_id, seq, data)"
-            "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%b::bytea[]) with ordinality as c(data, seq))",
-            (blob_id, len(cda), hashlib.sha256(cda).hexdigest(), chunks))
+        columns: dict[str, object] = dict(
+            unique_id=built.unique_id, cda_sha1=hashlib.sha1(cda).hexdigest(), cda_size=len(cda),  # noqa: S324 - XDS hash
+            ins_value=built.ins.value, ins_oid=built.ins.oid, replaces_unique_id=built.replaces_unique_id,
+            pdf_note=orjson.dumps(built.pdf_record).decode())
+        also = None
+        if built.embedded is not None:
+            layout = built.embedded
+            columns.update(cda_head=cda[:layout.head], cda_tail=cda[len(cda) - layout.tail:],
+                           cda_pdf_blob_id=uuid.UUID(layout.ref), cda_blob_id=None)
+        else:
+            blob_id = uuid.uuid4()
+            # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
+            chunks = [cda[i:i + CHUNK_SIZE] for i in range(0, len(cda), CHUNK_SIZE)] or [b""]
+            also = (
+                ", blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
+                "  select %s, workspace_id, 'application/xml', %s, %s from moved returning blob_id),"
+                " chunks as (insert into binary_chunk (blob_id, seq, data)"
+                "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%b::bytea[]) with ordinality as c(data, seq))",
+                (blob_id, len(cda), hashlib.sha256(cda).hexdigest(), chunks))
+            columns.update(cda_blob_id=blob_id, cda_head=None, cda_tail=None, cda_pdf_blob_id=None)
         async with self.pool.connection() as conn:
-            return await self._move(
-                conn, request_id, Event.CDA_BUILT, "ok", details, also=blob, unique_id=built.unique_id,
-                cda_blob_id=blob_id, cda_sha1=hashlib.sha1(cda).hexdigest(), cda_size=len(cda),  # noqa: S324 - XDS hash
-                ins_value=built.ins.value, ins_oid=built.ins.oid, replaces_unique_id=built.replaces_unique_id,
-                pdf_note=orjson.dumps(built.pdf_record).decode())
+            return await self._move(conn, request_id, Event.CDA_BUILT, "ok", details, also=also, **columns)
 
     async def load_document(self, request_id: str) -> BuiltDocument | None:
+        """The CDA as it was stored before the first submission, byte for byte (or None: not built)."""
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute("select cda_blob_id, unique_id, ins_value, ins_oid, replaces_unique_id, pdf_note"
-                              " from delivery where request_id = %s", (request_id,))
+            await cur.execute("select cda_blob_id, cda_pdf_blob_id, cda_head, cda_tail, cda_sha1, cda_size, unique_id,"
+                              " ins_value, ins_oid, replaces_unique_id, pdf_note from delivery where request_id = %s",
+                              (request_id,))
             row = await cur.fetchone()
-        if row is None or row["cda_blob_id"] is None:
+        if row is None:
             return None
-        cda = await self.blobs.read_all(row["cda_blob_id"])
+        if row["cda_pdf_blob_id"] is not None:
+            pdf = await self.blobs.read_all(row["cda_pdf_blob_id"])
+            cda = b"".join((bytes(row["cda_head"]), base64.b64encode(pdf), bytes(row["cda_tail"])))
+            # Never send other bytes than the first attempt did: the DMP would see another document.
+            if len(cda) != row["cda_size"] or hashlib.sha1(cda).hexdigest() != row["cda_sha1"]:  # noqa: S324
+                raise StoredDocumentDamaged(f"the stored CDA of CommunicationRequest/{request_id} no longer "
+                                            "matches its SHA-1: its PDF or its ends were altered")
+        elif row["cda_blob_id"] is not None:
+            cda = await self.blobs.read_all(row["cda_blob_id"])
+        else:
+            return None
         return BuiltDocument(Ins(row["ins_value"], row["ins_oid"]), cda, row["unique_id"],
                              row["replaces_unique_id"], orjson.loads(row["pdf_note"] or "{}"))
 
@@ -202,7 +227,7 @@ class PostgresDeliveryStore:
         """send / retry: back to queued with a job; a retry rebuilds the CDA but keeps the uniqueId."""
         columns: dict[str, object] = {"reason": None, "reason_text": None}
         if event is Event.RETRY:
-            columns.update(attempts=0, cda_blob_id=None)
+            columns.update(attempts=0, cda_blob_id=None, cda_pdf_blob_id=None, cda_head=None, cda_tail=None)
         async with self.pool.connection() as conn, conn.transaction():
             delivery = await self._move(conn, request_id, event, "ok", details, **columns)
             await enqueue(conn, request_id, patient_lock(delivery.workspace_id, delivery.patient_id))

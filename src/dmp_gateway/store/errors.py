@@ -42,6 +42,10 @@ class MultipleMatches(StoreError):
         self.count = count
 
 
+class StoredDocumentDamaged(StoreError):
+    """A stored CDA can no longer be rebuilt byte for byte (its SHA-1 or size differs): never send it."""
+
+
 class BlobTooLarge(StoreError):
     """The binary is larger than the configured limit."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import shutil
 from datetime import datetime, timedelta, timezone
 
@@ -52,8 +54,10 @@ def test_ghostscript_failures_are_reported_not_raised_raw(tmp_path):
 def test_the_seed_flow_with_a_plain_pdf_embeds_the_conversion(fx, reader, kit, tmp_path):
     plain = example_pdf(3000)
     resources = fx.request_resources(pdf=plain)
-    cda, preparation = build_prepared_cda(resources, Settings(pdfa_policy="convert"))
+    cda, preparation, head, tail = build_prepared_cda(resources, Settings(pdfa_policy="convert"))
     assert preparation.action is PdfaAction.CONVERTED and preparation.pdfa_level is None
+    # the layout a store relies on: the two ends around the base64 of the PDF actually embedded
+    assert cda[:head] + base64.b64encode(preparation.converted) + cda[len(cda) - tail:] == cda
     embedded = reader.read_header(cda)["pdf"]
     assert embedded == preparation.converted and inspect_pdf(embedded).pdfa_level == "1B"
     assert preparation.original_sha256 == inspect_pdf(plain).sha256

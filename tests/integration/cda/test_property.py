@@ -6,11 +6,12 @@ Every example goes through the kit's XSD in-process; a smaller sample also throu
 
 from __future__ import annotations
 
+import base64
 from datetime import date, datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from dmp_gateway.cda.builder import build_cda
+from dmp_gateway.cda.builder import build_cda, build_cda_with_layout
 from dmp_gateway.cda.examples import example_document, example_inputs, example_patient, example_pdf
 from dmp_gateway.cda.inputs import CdaInputs
 from dmp_gateway.cda.nir_traits import birth_place_from_nir, gender_from_nir
@@ -71,7 +72,10 @@ def assert_round_trip(inputs: CdaInputs, values: dict) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(inputs=random_inputs())
 def test_random_documents_are_schema_valid_and_round_trip(inputs, cda_xsd, reader):
-    cda = build_cda(inputs)
+    cda, head, tail = build_cda_with_layout(inputs)
+    assert cda == build_cda(inputs)
+    # what the delivery store keeps instead of the CDA: its two ends around the PDF (migration 0006)
+    assert cda[:head] + base64.b64encode(inputs.pdf) + cda[len(cda) - tail:] == cda
     root = reader.parse(cda)
     assert cda_xsd.validate(root), cda_xsd.error_log.last_error
     assert_round_trip(inputs, reader.read_header(cda))
