@@ -4,12 +4,14 @@ Why not httpx for the load itself: on a 2-core machine shared with the server an
 generator's own CPU is taken from the system under test. httpx costs several hundred microseconds of
 CPU per request; a Protocol fed by httptools (the parser uvicorn itself uses) with pre-built request
 bytes costs a few tens. `--client httpx` keeps the httpx path to compare (api_throughput.py reports
-the generator's CPU either way). Loopback only: the target URL is checked by the caller.
+the generator's CPU either way). Loopback only: the target URL is checked by the caller. `RawClient`
+also speaks TLS (give it an `ssl.SSLContext`, e.g. with a client certificate for the DMP simulator).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -81,17 +83,19 @@ class _Protocol(asyncio.Protocol):
 
 
 class RawClient:
-    """Keep-alive connection to host:port sending pre-built requests; reconnects after a close."""
+    """Keep-alive connection to host:port sending pre-built requests; reconnects after a close.
 
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
+    With `tls`, the connection is TLS (asyncio's SSL transport; the handshake happens once per connection)."""
+
+    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
+        self.host, self.port, self.tls = host, port, tls
         self.proto: _Protocol | None = None
 
     async def send(self, raw: bytes) -> Reply:
         if self.proto is None or self.proto.transport is None or not self.proto.keep_alive:
             await self.close()
             loop = asyncio.get_running_loop()
-            _, self.proto = await loop.create_connection(_Protocol, self.host, self.port)
+            _, self.proto = await loop.create_connection(_Protocol, self.host, self.port, ssl=self.tls)
         proto = self.proto
         proto.waiter = asyncio.get_running_loop().create_future()
         proto.transport.write(raw)  # type: ignore[union-attr]

@@ -299,6 +299,7 @@ def dmp_sim(
     xml_schemas: Annotated[Optional[Path], typer.Option(help="XDS/HL7v3 XSD folder (default ../shared/xml-schemas).")] = None,
     trust: Annotated[Optional[list[Path]], typer.Option(help="Extra CA bundle (PEM) trusted for signatures; repeatable.")] = None,
     faults: Annotated[Optional[Path], typer.Option(help="JSON fault plan applied at start (see docs/dmp-simulator.md).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes on the socket (fault plan and counters shared in PostgreSQL).")] = 1,
 ) -> None:
     """Run the DMP simulator (TD0.2, ITI-41, ITI-18, ITI-57) for the gateway or your own DMP software."""
     from pydantic import ValidationError
@@ -311,7 +312,8 @@ def dmp_sim(
     try:
         load_patients(patients)
         config = simulator_config(settings(), host=host, port=port, patients=patients, tls=tls, strict_cda=strict_cda,
-                                  cda_kit=cda_kit, xml_schemas=xml_schemas, trust=trust or [], faults=faults)
+                                  cda_kit=cda_kit, xml_schemas=xml_schemas, trust=trust or [], faults=faults,
+                                  workers=workers)
     except (PatientsFileError, Configuration, ValidationError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None

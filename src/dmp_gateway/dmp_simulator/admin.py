@@ -6,11 +6,12 @@
     GET  /_sim/faults, POST /_sim/faults      the fault plan (faults.FaultPlan as JSON)
     GET  /_sim/stats                          requests, injected faults, ITI-41 outcomes
     POST /_sim/reset                          forget documents and counters, restore the start-up fault plan
-    GET  /_sim/health                         liveness and what is checked
+    GET  /_sim/health                         liveness, what is checked, which worker process answered
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from pydantic import ValidationError
@@ -61,25 +62,26 @@ def admin_routes(sim: Simulator) -> list[Route]:
                     {"field": ".".join(str(p) for p in e["loc"]) or "(body)", "rule": e["msg"]} for e in exc.errors()
                 ]
                 return JSONResponse({"errors": errors}, status_code=422)
-            sim.faults.configure(plan)
-        return JSONResponse(sim.faults.plan.model_dump(mode="json"))
+            await sim.state.configure(plan)
+        return JSONResponse((await sim.state.current_plan()).model_dump(mode="json"))
 
     async def stats(request: Request) -> Response:
         registry = await sim.ready_registry()
-        requests = {k.split(".", 1)[1]: v for k, v in sim.stats.items() if k.startswith("requests.")}
-        outcomes = {k.split(".", 1)[1]: v for k, v in sim.stats.items() if k.startswith("iti41.")}
+        counts = await sim.state.snapshot()
+
+        def group(prefix: str) -> dict[str, int]:
+            return {k.split(".", 1)[1]: v for k, v in counts.items() if k.startswith(prefix + ".")}
+
         return JSONResponse({
-            "requests": requests,
-            "faults": dict(sim.faults.counts),
-            "iti41": outcomes,
+            "requests": group("requests"),
+            "faults": group("faults"),
+            "iti41": group("iti41"),
             "documents": await registry.count(),
         })
 
     async def reset(request: Request) -> Response:
         await (await sim.ready_registry()).reset()
-        sim.stats.clear()
-        sim.faults.counts.clear()
-        sim.faults.configure(sim.config.faults)
+        await sim.state.reset()
         return JSONResponse({"reset": True})
 
     async def health(request: Request) -> Response:
@@ -90,6 +92,8 @@ def admin_routes(sim: Simulator) -> list[Route]:
             "cda_xsd": sim.cda.enabled,
             "cda_schematron": sim.cda.strict,
             "metadata_xsd": sim.schemas is not None,
+            "workers": sim.config.workers,
+            "pid": os.getpid(),
         })
 
     return [

@@ -1,6 +1,6 @@
 """The simulated DMP as an ASGI app: `/si-dmp-server/v2/services/{patients,repository,registry}` + `/_sim`.
 
-Each SOAP endpoint: count, draw the fault decision, read the body, split MTOM, check the envelope and
+Each SOAP endpoint: count and draw the fault decision (state.py), read the body, split MTOM, check the envelope and
 WS-Addressing, run the transaction handler, answer in the request's packaging with RelatesTo and the response
 action (dmp-interfaces.md §2.2, §4.1). Rule failures become RegistryResponse Failure / HL7 AE answers
 (HTTP 200); unusable messages become SOAP 1.2 faults (HTTP 500, as the DMP answers them).
@@ -63,13 +63,13 @@ def create_app(config: SimulatorConfig) -> Starlette:
 
 def _endpoint(sim: Simulator, service: str):  # noqa: ANN202 - a Starlette endpoint
     async def endpoint(request: Request) -> Response:
-        sim.stats[f"requests.{service}"] += 1
-        decision = sim.faults.decide(service)
+        decision = await sim.state.begin(service)
         if decision.delay_seconds:
-            sim.faults.record("latency")
+            await sim.state.count("faults.latency")
             await anyio.sleep(decision.delay_seconds)
         body = await request.body()
         if decision.before in (Fault.HTTP_500, Fault.SOAP_FAULT, Fault.DROP, Fault.TIMEOUT):
+            await sim.state.count(f"faults.{decision.before.value}")
             return _inject(sim, decision.before)
         try:
             package = parse_request(request.headers.get("content-type"), body)
@@ -77,7 +77,7 @@ def _endpoint(sim: Simulator, service: str):  # noqa: ANN202 - a Starlette endpo
         except SoapFault as fault:
             return _fault_response(fault, None)
         if decision.before is Fault.BUSY:
-            sim.faults.record(Fault.BUSY.value)
+            await sim.state.count(f"faults.{Fault.BUSY.value}")
             return _busy(service, soap, package.mtom)
         try:
             answer = await _dispatch(sim, soap, package, peer_certificate(request.scope), decision)
@@ -112,20 +112,20 @@ async def _dispatch(
     try:
         await handle_iti41(sim, soap, package, tls_certificate)
     except Rejected as exc:
-        sim.stats[f"iti41.rejected.{exc.code}"] += 1
+        await sim.state.count(f"iti41.rejected.{exc.code}")
         return registry_response(exc.errors)
-    sim.stats["iti41.accepted"] += 1
     if decision.after_commit is not None:
-        sim.faults.record(Fault.COMMIT_THEN_FAIL.value)
+        await sim.state.count("iti41.accepted", f"faults.{Fault.COMMIT_THEN_FAIL.value}")
         _fail_after_commit(sim, decision.after_commit)
         return registry_response([RegistryErrorSpec(codes.REPOSITORY_BUSY, "the repository is busy, try again later")])
+    await sim.state.count("iti41.accepted")
     return registry_response()
 
 
 def _fail_after_commit(sim: Simulator, mode: Fault) -> None:
     """Raise the configured failure; returns only for `busy`, whose answer the caller builds."""
     if mode in (Fault.DROP, Fault.TIMEOUT):
-        raise DropConnection(mode, sim.faults.plan.timeout_seconds if mode is Fault.TIMEOUT else 0.0)
+        raise DropConnection(mode, sim.state.plan.timeout_seconds if mode is Fault.TIMEOUT else 0.0)
     if mode is Fault.SOAP_FAULT:
         raise SoapFault("Receiver", "simulated DMP internal error (after the documents were stored)")
     if mode is Fault.HTTP_500:
@@ -138,9 +138,8 @@ class _Http500(SoapFault):
 
 
 def _inject(sim: Simulator, fault: Fault) -> Response:
-    sim.faults.record(fault.value)
     if fault in (Fault.DROP, Fault.TIMEOUT):
-        raise DropConnection(fault, sim.faults.plan.timeout_seconds if fault is Fault.TIMEOUT else 0.0)
+        raise DropConnection(fault, sim.state.plan.timeout_seconds if fault is Fault.TIMEOUT else 0.0)
     if fault is Fault.HTTP_500:
         return PlainTextResponse("Internal Server Error", status_code=500)
     return _fault_response(SoapFault("Receiver", "simulated DMP internal error"), None)

@@ -74,5 +74,8 @@ class SimulatorConfig:
     port: int = 9443
     base_path: str = BASE_PATH
     repository_unique_id: str = DMP_REPOSITORY_UNIQUE_ID
-    #: Connections in the simulator's pool.
+    #: Connections in the simulator's pool (per worker process).
     db_pool_size: int = 10
+    #: Worker processes serving the socket (`--workers`). More than one keeps the fault plan and the counters
+    #: in PostgreSQL (state.SharedState), so that every worker applies and counts the same.
+    workers: int = 1

@@ -11,6 +11,7 @@ see over a socket.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from collections.abc import Callable
 
@@ -49,7 +50,13 @@ class ConnectionAwareProtocol(HttpToolsProtocol):
 def peer_certificate(scope: dict) -> x509.Certificate | None:
     """The TLS client certificate of the request, when the server put one in the scope."""
     chain = scope.get("extensions", {}).get(TLS_EXTENSION, {}).get("client_cert_chain") or []
-    return x509.load_pem_x509_certificate(chain[0].encode("ascii")) if chain else None
+    return _certificate(chain[0]) if chain else None
+
+
+@functools.lru_cache(maxsize=64)
+def _certificate(pem: str) -> x509.Certificate:
+    """Parsed once: every request of every connection of a client carries the same certificate."""
+    return x509.load_pem_x509_certificate(pem.encode("ascii"))
 
 
 class DropConnection(Exception):

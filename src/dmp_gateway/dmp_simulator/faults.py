@@ -5,12 +5,14 @@ in this order: latency (always applied when set), then one of http_500 / soap_fa
 then, for an accepted ITI-41 only, commit_then_fail (the documents are stored, then the answer is lost or an
 error: how a lost response looks to the gateway, dmp-interfaces.md §9). `next` scripts the coming requests
 one by one before any rate applies, e.g. `["busy", "busy"]` then normal service.
+
+What was injected is counted by the simulator's state (state.py: in memory, or in PostgreSQL when several
+worker processes share one plan).
 """
 
 from __future__ import annotations
 
 import random
-from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Literal
@@ -85,10 +87,9 @@ class Decision:
 
 
 class FaultInjector:
-    """Draws decisions from the plan and counts what was injected (`GET /_sim/stats`)."""
+    """Draws decisions from the plan, with its own RNG (one per worker process)."""
 
     def __init__(self, plan: FaultPlan | None = None) -> None:
-        self.counts: Counter[str] = Counter()
         self._rng = random.Random()
         self.plan = FaultPlan()
         self.configure(plan or FaultPlan())
@@ -99,12 +100,18 @@ class FaultInjector:
             self._rng = random.Random(plan.seed)
 
     def decide(self, service: str) -> Decision:
+        """The decision for one request, consuming this plan's own `next` script."""
         plan = self.plan
         if service not in plan.services:
             return Decision()
+        return self.draw(plan.next.pop(0) if plan.next else None)
+
+    def draw(self, scripted: Fault | None) -> Decision:
+        """The decision for a request to a faulted service; `scripted` is its entry of the `next` script,
+        if any (taken by the caller: from this plan, or from the script the worker processes share)."""
+        plan = self.plan
         delay = self._delay()
-        if plan.next:
-            scripted = plan.next.pop(0)
+        if scripted is not None:
             if scripted is Fault.COMMIT_THEN_FAIL:
                 return Decision(delay, None, Fault(plan.commit_then_fail_mode))
             return Decision(delay, None if scripted is Fault.NONE else scripted, None)
@@ -123,6 +130,3 @@ class FaultInjector:
         if isinstance(latency, tuple):
             return self._rng.uniform(*latency) / 1000.0
         return latency / 1000.0
-
-    def record(self, name: str) -> None:
-        self.counts[name] += 1

@@ -62,24 +62,33 @@ class SubmissionView:
     packages: list[RegistryObjectView]
 
 
+# Tag names, built once (a submission is a few hundred lookups).
+_SLOT, _VALUE = qname(RIM, "Slot"), qname(RIM, "Value")
+_CLASSIFICATION, _EXTERNAL_IDENTIFIER = qname(RIM, "Classification"), qname(RIM, "ExternalIdentifier")
+_REGISTRY_PACKAGE, _EXTRINSIC_OBJECT, _ASSOCIATION = (
+    qname(RIM, "RegistryPackage"), qname(RIM, "ExtrinsicObject"), qname(RIM, "Association"),
+)
+_NAME_STRING = f"{qname(RIM, 'Name')}/{qname(RIM, 'LocalizedString')}"
+
+
 def _slots(element: etree._Element) -> dict[str, list[str]]:
     slots: dict[str, list[str]] = {}
-    for slot in element.findall(qname(RIM, "Slot")):
-        values = [(v.text or "").strip() for v in slot.iter(qname(RIM, "Value"))]
+    for slot in element.iterchildren(_SLOT):
+        values = [(v.text or "").strip() for v in slot.iter(_VALUE)]
         slots.setdefault(slot.get("name", ""), []).extend(values)
     return slots
 
 
-def _localized(element: etree._Element, child: str) -> str | None:
-    found = element.find(f"{qname(RIM, child)}/{qname(RIM, 'LocalizedString')}")
+def _name(element: etree._Element) -> str | None:
+    found = element.find(_NAME_STRING)
     return found.get("value") if found is not None else None
 
 
 def read_object(element: etree._Element, author_schemes: tuple[str, ...]) -> RegistryObjectView:
     """One RegistryPackage/ExtrinsicObject as a view; author classifications become `authors`."""
     view = RegistryObjectView(id=element.get("id", ""), element=element, slots=_slots(element))
-    view.name = _localized(element, "Name")
-    for classification in element.findall(qname(RIM, "Classification")):
+    view.name = _name(element)
+    for classification in element.iterchildren(_CLASSIFICATION):
         scheme = classification.get("classificationScheme")
         if scheme is None:
             continue
@@ -88,9 +97,9 @@ def read_object(element: etree._Element, author_schemes: tuple[str, ...]) -> Reg
             continue
         coding = _slots(classification).get("codingScheme", [None])
         view.codes.setdefault(scheme, []).append(
-            Coded(classification.get("nodeRepresentation", ""), coding[0], _localized(classification, "Name"))
+            Coded(classification.get("nodeRepresentation", ""), coding[0], _name(classification))
         )
-    for identifier in element.findall(qname(RIM, "ExternalIdentifier")):
+    for identifier in element.iterchildren(_EXTERNAL_IDENTIFIER):
         view.identifiers[identifier.get("identificationScheme", "")] = identifier.get("value", "")
     return view
 
@@ -102,17 +111,18 @@ def read_submission(request: etree._Element, author_schemes: tuple[str, ...]) ->
         raise ValueError("expected lcm:SubmitObjectsRequest/rim:RegistryObjectList")
     submission_set_ids = {
         c.get("classifiedObject")
-        for c in object_list.iter(qname(RIM, "Classification"))
+        for c in object_list.iter(_CLASSIFICATION)
         if c.get("classificationNode") == SS_CLASSIFICATION_NODE
     }
     view = SubmissionView([], [], [], [])
     for element in object_list:
-        if element.tag == qname(RIM, "RegistryPackage"):
+        tag = element.tag
+        if tag == _REGISTRY_PACKAGE:
             target = view.submission_sets if element.get("id") in submission_set_ids else view.packages
             target.append(read_object(element, author_schemes))
-        elif element.tag == qname(RIM, "ExtrinsicObject"):
+        elif tag == _EXTRINSIC_OBJECT:
             view.entries.append(read_object(element, author_schemes))
-        elif element.tag == qname(RIM, "Association"):
+        elif tag == _ASSOCIATION:
             view.associations.append(
                 AssociationView(
                     element.get("id", ""), element.get("associationType", ""), element.get("sourceObject", ""),

@@ -3,10 +3,13 @@
 TLS 1.2+ with `ssl.CERT_REQUIRED` (dmp-interfaces.md §2.2, §8): a client without a certificate issued by
 `TlsFiles.client_ca_file` fails the handshake, before any HTTP. The peer certificate reaches the app through
 `connection.ConnectionAwareProtocol` (the ASGI `tls` extension), for the structure-id check of the VIHF.
+
+`SimulatorConfig.workers` > 1 runs several worker processes on the port (workers.py).
 """
 
 from __future__ import annotations
 
+import gc
 import ssl
 
 import uvicorn
@@ -14,6 +17,9 @@ import uvicorn
 from dmp_gateway.serving import GracefulServer
 
 from dmp_gateway.dmp_simulator.config import SimulatorConfig, TlsFiles
+
+#: gc thresholds of a server process (Python's default is 700, 10, 10); see _settle_heap.
+_GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def server_ssl_context(tls: TlsFiles) -> ssl.SSLContext:
@@ -29,26 +35,30 @@ def uvicorn_config(config: SimulatorConfig, app=None, **overrides) -> uvicorn.Co
     """The uvicorn configuration for `config` (tests use it to run a server on a free port)."""
     from dmp_gateway.dmp_simulator.connection import ConnectionAwareProtocol
 
-    factory = None
-    if config.tls is not None:
-        tls = config.tls
-
-        def factory(_config: uvicorn.Config, _default) -> ssl.SSLContext:  # noqa: ANN001
-            return server_ssl_context(tls)
-
+    factory = _ServerSslContext(config.tls) if config.tls is not None else None
     options = dict(
         host=config.host, port=config.port, http=ConnectionAwareProtocol, lifespan="on",
         ssl_context_factory=factory, access_log=False, log_level="warning", timeout_keep_alive=30,
     )
     if app is None:
         options.update(factory=True)
-        app = _AppFactory(config)
+        app = AppFactory(config)
     options.update(overrides)
     return uvicorn.Config(app, **options)
 
 
-class _AppFactory:
-    """Builds the app in each worker process (uvicorn `factory=True`)."""
+class _ServerSslContext:
+    """uvicorn's `ssl_context_factory` (a class, not a closure: spawned workers receive it pickled)."""
+
+    def __init__(self, tls: TlsFiles) -> None:
+        self.tls = tls
+
+    def __call__(self, _config: uvicorn.Config, _default: object) -> ssl.SSLContext:
+        return server_ssl_context(self.tls)
+
+
+class AppFactory:
+    """Builds the app in the server process (uvicorn `factory=True`), then settles the heap."""
 
     def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
@@ -56,11 +66,34 @@ class _AppFactory:
     def __call__(self):  # noqa: ANN204
         from dmp_gateway.dmp_simulator.app import create_app
 
-        return create_app(self.config)
+        app = create_app(self.config)
+        _settle_heap()
+        return app
+
+
+def _settle_heap() -> None:
+    """Keep the cyclic garbage collector off the long-lived heap of a server process (modules, compiled schemas,
+    value sets): its collections were about 4 % of the simulator's CPU under load (perf, benchmarks/dmp_sim.py).
+    Frozen objects are never scanned again; a larger first threshold lets request objects die first. The same
+    recipe as the API's (fhir/app.py settle_heap)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*_GC_THRESHOLDS)
 
 
 def run(config: SimulatorConfig) -> None:
     """Serve until interrupted (`dmp-gateway dmp-sim`); returns after a graceful shutdown."""
+    if config.workers > 1:
+        from dmp_gateway.dmp_simulator.workers import run_workers
+
+        run_workers(config)
+        return
+    GracefulServer(uvicorn_config(config), ready_message(config)).run()
+
+
+def ready_message(config: SimulatorConfig) -> str:
+    """The line on stderr that says the simulator serves (scripts and tests wait for it)."""
     scheme = "https" if config.tls else "http"
-    ready = f"DMP simulator ready on {scheme}://{config.host}:{config.port}{config.base_path}/{{patients,repository,registry}}"
-    GracefulServer(uvicorn_config(config), ready).run()
+    services = f"{config.base_path}/{{patients,repository,registry}}"
+    workers = f" ({config.workers} workers)" if config.workers > 1 else ""
+    return f"DMP simulator ready on {scheme}://{config.host}:{config.port}{services}{workers}"

@@ -1,4 +1,5 @@
-"""The simulator's long-lived parts, built once per app: patients, trust, compiled schemas, faults, registry.
+"""The simulator's long-lived parts, built once per app: patients, trust, compiled schemas, fault plan and
+counters (state.py), registry.
 
 Schemas are compiled at construction (start-up), never per request; compiled XSDs are shared between
 instances of the same process, so tests that build many apps pay for them once.
@@ -8,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
+
+from psycopg_pool import AsyncConnectionPool
 
 from dmp_gateway.dmp.xsd import XsdValidator
 from dmp_gateway.dmp_simulator.cda import CdaValidator
 from dmp_gateway.dmp_simulator.config import SimulatorConfig
-from dmp_gateway.dmp_simulator.faults import FaultInjector
 from dmp_gateway.dmp_simulator.patients import load_patients
 from dmp_gateway.dmp_simulator.registry import Registry
+from dmp_gateway.dmp_simulator.state import LocalState, SharedState
 from dmp_gateway.dmp_simulator.trust import TrustStore
 from dmp_gateway.dmp_simulator.valuesets import ValueSets
 
@@ -52,9 +54,10 @@ class Simulator:
         self.cda = _cda_validator(config.cda_kit, config.strict_cda)
         self.schemas = _schemas(config.xml_schemas)
         self.value_sets = _value_sets(config.cda_kit)
-        self.faults = FaultInjector(config.faults)
-        #: Counters shown by GET /_sim/stats (requests by service, ITI-41 outcomes by code).
-        self.stats: Counter[str] = Counter()
+        #: The fault plan in force and the counters of GET /_sim/stats (shared by the workers when several).
+        self.state: LocalState | SharedState = (
+            SharedState(config.faults, self._pool) if config.workers > 1 else LocalState(config.faults)
+        )
         self._registry: Registry | None = None
         self._opening = asyncio.Lock()
 
@@ -68,6 +71,9 @@ class Simulator:
                 if self._registry is None:
                     self._registry = await Registry.open(self.config.database_url, max_size=self.config.db_pool_size)
         return self._registry
+
+    async def _pool(self) -> AsyncConnectionPool:
+        return (await self.ready_registry()).pool
 
     async def aclose(self) -> None:
         if self._registry is not None:

@@ -138,4 +138,15 @@ _ALIASES = {"S": "ST", "EMAILADDRESS": "E", "1.2.840.113549.1.9.1": "E", "2.5.4.
 
 def same_dn(text: str, name: x509.Name) -> bool:
     """Whether a DN written as text names the same subject as `name`, whatever the order and spacing."""
-    return parse_dn(text) == parse_dn(name.rfc4514_string())
+    return _dn_key(text) == _name_key(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _dn_key(text: str) -> tuple[tuple[str, str], ...]:
+    """parse_dn, remembered: every VIHF of a signer names the same Issuer and certificate subject."""
+    return tuple(parse_dn(text))
+
+
+@functools.lru_cache(maxsize=256)
+def _name_key(name: x509.Name) -> tuple[tuple[str, str], ...]:
+    return _dn_key(name.rfc4514_string())

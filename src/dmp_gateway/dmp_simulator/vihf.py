@@ -153,8 +153,10 @@ def _verified_assertion(assertion: etree._Element, certificate: x509.Certificate
     """The assertion as covered by the signature (read attributes from this copy only)."""
     config = SignatureConfiguration(**_SIGNATURE_CONFIG, verification_time=now)
     try:
+        # A SAML 2.0 assertion is referenced by its `ID` attribute (SAML core §5.4.2): resolve only that one,
+        # not signxml's default Id, ID, id, xml:id series (one XPath scan of the assertion each).
         result = XMLVerifier().verify(
-            assertion, x509_cert=certificate, expect_config=config, validate_schema=False
+            assertion, x509_cert=certificate, expect_config=config, validate_schema=False, id_attribute="ID"
         )
     except (SignXMLException, InvalidInput, ValueError, etree.LxmlError) as exc:
         raise _fail(f"signature does not verify: {exc}") from exc

@@ -16,7 +16,7 @@ from dmp_gateway.dmp_simulator.faults import FaultPlan
 
 def simulator_config(
     settings: Settings, *, host: str, port: int, patients: Path | None, tls: bool, strict_cda: bool,
-    cda_kit: Path | None, xml_schemas: Path | None, trust: list[Path], faults: Path | None,
+    cda_kit: Path | None, xml_schemas: Path | None, trust: list[Path], faults: Path | None, workers: int = 1,
 ) -> SimulatorConfig:
     """The configuration `dmp-gateway dmp-sim` runs with; raises ValueError naming what is missing."""
     from dmp_gateway.dmp import devcerts
@@ -40,5 +40,5 @@ def simulator_config(
     return SimulatorConfig(
         database_url=database_url(settings), patients_file=patients, trust_anchors=tuple(anchors), tls=tls_files,
         strict_cda=strict_cda, cda_kit=kit, xml_schemas=xml_schemas or default_xml_schemas(), faults=plan,
-        host=host, port=port,
+        host=host, port=port, workers=workers,
     )

@@ -93,6 +93,12 @@ def send(client: httpx.AsyncClient):
 
 
 @pytest.fixture
+def send_to():
+    """`await send_to(client, message)`: like `send`, to the simulator behind another client."""
+    return post
+
+
+@pytest.fixture
 def serve():
     """`async with serve(config) as base_url`: the simulator under uvicorn on a loopback port."""
     import asyncio
