@@ -9,11 +9,14 @@ Identifiant_Structure equals the OU of the signing certificate and of the TLS cl
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from lxml import etree
 from signxml import SignatureConfiguration, XMLVerifier
 from signxml.algorithms import DigestAlgorithm, SignatureMethod
@@ -149,8 +152,50 @@ def check_vihf(
     return VihfIdentity(structure, subject.strip(), cx, match.group(1), certificate)
 
 
+class _VerifiedSignatures:
+    """Assertions whose signature already verified, by their exact bytes and signing certificate.
+
+    A client reuses one VIHF for several calls about a patient (the gateway: TD0.2 then ITI-41), and
+    the same bytes signed by the same key verify the same way every time. Only the signature math is
+    remembered: the certificate's trust and validity and the assertion's times are checked on every
+    request by the caller. Bounded, oldest out.
+    """
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[bytes, bytes], etree._Element] = OrderedDict()
+
+    @staticmethod
+    def key(assertion: etree._Element, certificate: x509.Certificate) -> tuple[bytes, bytes]:
+        return hashlib.sha256(etree.tostring(assertion)).digest(), certificate.fingerprint(hashes.SHA256())
+
+    def get(self, key: tuple[bytes, bytes]) -> etree._Element | None:
+        signed = self._entries.get(key)
+        if signed is not None:
+            self._entries.move_to_end(key)
+        return signed
+
+    def put(self, key: tuple[bytes, bytes], signed: etree._Element) -> None:
+        self._entries[key] = signed
+        while len(self._entries) > self.MAX_ENTRIES:
+            self._entries.popitem(last=False)
+
+
+_VERIFIED = _VerifiedSignatures()
+
+
 def _verified_assertion(assertion: etree._Element, certificate: x509.Certificate, now: datetime) -> etree._Element:
     """The assertion as covered by the signature (read attributes from this copy only)."""
+    key = _VERIFIED.key(assertion, certificate)
+    signed = _VERIFIED.get(key)
+    if signed is None:
+        signed = _verify_signature(assertion, certificate, now)
+        _VERIFIED.put(key, signed)
+    return signed
+
+
+def _verify_signature(assertion: etree._Element, certificate: x509.Certificate, now: datetime) -> etree._Element:
     config = SignatureConfiguration(**_SIGNATURE_CONFIG, verification_time=now)
     try:
         # A SAML 2.0 assertion is referenced by its `ID` attribute (SAML core §5.4.2): resolve only that one,

@@ -234,3 +234,30 @@ async def test_untrusted_anchor_configuration(make_config, pki, cda_template, tm
         response = await client.post("/si-dmp-server/v2/services/repository", content=body, headers={"content-type": content_type})
     await app.state.simulator.aclose()
     assert read_answer(response).error_codes == [AUTHENTICATION_ERROR]
+
+
+def test_a_reused_vihf_is_verified_once_and_its_times_are_checked_every_time(pki, cda_template, monkeypatch):
+    """The gateway signs one VIHF per patient for its TD0.2 and its ITI-41: the simulator remembers
+    the signature, never the time rules nor a changed assertion."""
+    from dmp_gateway.dmp_simulator import vihf
+    from dmp_gateway.dmp_simulator.rejections import Rejected
+    from dmp_gateway.dmp_simulator.trust import TrustStore
+
+    from .conftest import SIM_NOW
+
+    calls = []
+    verify = vihf._verify_signature
+    monkeypatch.setattr(vihf, "_verify_signature", lambda *a: calls.append(1) or verify(*a))
+    monkeypatch.setattr(vihf, "_VERIFIED", vihf._VerifiedSignatures())
+    trust = TrustStore([pki.ca.certificate])
+    header = build_iti41(pki, cda_template).message.header
+    first = vihf.check_vihf(header, trust=trust, now=SIM_NOW)
+    again = vihf.check_vihf(header, trust=trust, now=SIM_NOW + timedelta(minutes=5))
+    assert first == again and len(calls) == 1
+    with pytest.raises(Rejected, match="expired"):
+        vihf.check_vihf(header, trust=trust, now=SIM_NOW + timedelta(hours=3))
+    value = header.find(f".//{ns.qname(ns.SAML2, 'Attribute')}[@Name='Secteur_Activite']/{ns.qname(ns.SAML2, 'AttributeValue')}")
+    value.text = "SA25^1.2.250.1.71.4.2.4"  # other bytes: verified again, and refused
+    with pytest.raises(Rejected, match="does not verify"):
+        vihf.check_vihf(header, trust=trust, now=SIM_NOW)
+    assert len(calls) == 2
