@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from dmp_gateway.fhir.outcomes import bad_request
 from dmp_gateway.fhir.references import parse_reference
@@ -34,6 +35,8 @@ class SearchParam:
     #: For references: the types a bare id refers to.
     targets: tuple[str, ...] = ()
     description: str = ""
+    #: Overrides the parser of `kind` (parameters on the resource row, not on index rows: `_id`, ...).
+    parse: Callable[["SearchParam", str | None, list[str]], Criterion] | None = None
 
     def index(self, resource: dict) -> list[tuple[str, str]]:
         rows: list[tuple[str, str]] = []
@@ -45,7 +48,7 @@ class SearchParam:
         values = [v for v in raw.split(",") if v != ""]
         if not values:
             raise bad_request(f"search parameter {self.name} has an empty value", self.name)
-        return _PARSERS[self.kind](self, modifier, values)
+        return (self.parse or _PARSERS[self.kind])(self, modifier, values)
 
 
 # --- indexing --------------------------------------------------------------------------------------
@@ -146,6 +149,86 @@ def _parse_reference(p: SearchParam, modifier: str | None, values: list[str]) ->
 _PARSERS = {"token": _parse_token, "string": _parse_string, "date": _parse_date, "reference": _parse_reference}
 
 
+# --- parameters of every resource, answered from the resource row itself (store/resources.py) ------
+
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_INSTANT = re.compile(
+    r"^(eq|gt|lt|ge|le|sa|eb)?(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?"
+    r"(Z|[+-]\d{2}:\d{2})?)?)?)?$")
+
+
+def _parse_id(p: SearchParam, modifier: str | None, values: list[str]) -> Criterion:
+    if modifier not in (None, ""):
+        raise bad_request(f"modifier :{modifier} is not supported on {p.name}", p.name)
+    for v in values:
+        if not _ID.fullmatch(v):
+            raise bad_request(f"{p.name}={v} is not a resource id ([A-Za-z0-9-.], 1 to 64 characters)", p.name)
+    return Criterion(p.name, "eq", tuple(values))
+
+
+def _parse_instant(p: SearchParam, modifier: str | None, values: list[str]) -> Criterion:
+    """A date or instant as the range it denotes (a day, a second...), compared per the prefix.
+
+    Without a time zone, times are taken as UTC. Bounds go to the store as ISO instants.
+    """
+    if modifier not in (None, "") or len(values) != 1:
+        raise bad_request(f"{p.name} takes one date or instant like 2026-11-25T10:00:00Z, optionally prefixed "
+                          "by gt/ge/lt/le", p.name)
+    match = _INSTANT.match(values[0])
+    if not match:
+        raise bad_request(f"{p.name}={values[0]} is not a date or instant (YYYY[-MM[-DD[Thh:mm[:ss[.fff]][Z|+hh:mm]]]])",
+                          p.name)
+    prefix, year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        start = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                         int(second or 0), int(((fraction or ".0")[1:] + "00000")[:6]), tzinfo=_zone(zone))
+        end = _end_of(start, fraction, second, minute, day, month)
+    except (ValueError, OverflowError) as exc:
+        raise bad_request(f"{p.name}={values[0]} is not a valid date: {exc}", p.name) from None
+    bounds = {"eq": ("within", (start, end)), "ge": ("ge", (start,)), "gt": ("ge", (end,)), "sa": ("ge", (end,)),
+              "lt": ("lt", (start,)), "eb": ("lt", (start,)), "le": ("lt", (end,))}
+    op, instants = bounds[prefix or "eq"]
+    return Criterion(p.name, op, tuple(i.isoformat() for i in instants))
+
+
+def _end_of(start: datetime, fraction: str | None, second: str | None, minute: str | None, day: str | None,
+            month: str | None) -> datetime:
+    """The end (excluded) of the range a value written with this precision denotes."""
+    if fraction:
+        return start + timedelta(microseconds=10 ** (6 - len(fraction[1:])))
+    if second:
+        return start + timedelta(seconds=1)
+    if minute:
+        return start + timedelta(minutes=1)
+    if day:
+        return start + timedelta(days=1)
+    if month:
+        return start.replace(year=start.year + (start.month == 12), month=start.month % 12 + 1)
+    return start.replace(year=start.year + 1)
+
+
+def _zone(text: str | None) -> timezone:
+    if text in (None, "Z"):
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    hours, minutes = int(text[1:3]), int(text[4:6])
+    if hours > 14 or minutes > 59:
+        raise ValueError(f"time zone {text} is out of range")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _none(resource: dict) -> Iterable[object]:
+    return ()
+
+
+#: Common to every searchable type (STU3 search.html §2.1.1.1): answered from the resource row itself.
+_COMMON = (
+    SearchParam("_id", "token", _none, parse=_parse_id, description="logical id(s), comma-separated"),
+    SearchParam("_lastUpdated", "date", _none, parse=_parse_instant,
+                description="when the current version was written (eq, gt, ge, lt, le; date or instant, UTC by default)"),
+)
+
+
 # --- the table -------------------------------------------------------------------------------------
 
 def _each(*path: str) -> Extractor:
@@ -195,6 +278,10 @@ SEARCH_PARAMS: dict[str, dict[str, SearchParam]] = {
     "Device": {"identifier": _identifier()},
     "Binary": {},
 }
+for _type, _params in SEARCH_PARAMS.items():
+    if _type != "Binary":  # Binary has create and read only
+        _params.update({p.name: p for p in _COMMON})
+
 
 
 def index_rows(resource_type: str, resource: dict) -> list[tuple[str, str]]:

@@ -56,7 +56,8 @@ class Criterion:
     """One search condition on the index: `param` compared with `values` (OR between values)."""
 
     param: str
-    #: eq (exact, any of values), prefix (starts with any of values), or gt/ge/lt/le (one value).
+    #: eq (exact, any of values), prefix (starts with any of values), gt/ge/lt/le (one value), or
+    #: within (two values: from, included, to, excluded).
     op: str
     values: tuple[str, ...]
 
@@ -289,12 +290,26 @@ class PostgresResourceStore:
 
 
 _OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+#: Search parameters answered from the resource row, not from `fhir_search`: column and cast.
+_ROW_PARAMS = {"_id": ("id", ""), "_lastUpdated": ("last_updated", "::timestamptz")}
 
 
 def _where(res_type: str, workspace_id: str, criteria: Sequence[Criterion]) -> tuple[str, list]:
     clauses = ["r.is_current", "r.res_type = %s", "r.workspace_id = %s"]
     args: list = [res_type, workspace_id]
     for c in criteria:
+        if c.param in _ROW_PARAMS:
+            column, cast = _ROW_PARAMS[c.param]
+            if c.op == "eq":
+                clauses.append(f"r.{column} = any(%s)")
+                args.append(list(c.values))
+            elif c.op == "within":
+                clauses.append(f"r.{column} >= %s{cast} and r.{column} < %s{cast}")
+                args += list(c.values)
+            else:
+                clauses.append(f"r.{column} {_OPS[c.op]} %s{cast}")
+                args.append(c.values[0])
+            continue
         sub = "select 1 from fhir_search s where s.workspace_id = r.workspace_id and s.res_type = r.res_type" \
               " and s.id = r.id and s.param = %s and "
         if c.op == "eq":

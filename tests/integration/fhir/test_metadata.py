@@ -13,6 +13,8 @@ def test_capability_statement(gateway):
     comm = resources["Communication"]
     assert {"read", "search-type"} <= {i["code"] for i in comm["interaction"]}
     assert "create" not in {i["code"] for i in comm["interaction"]}
-    assert {p["name"] for p in comm["searchParam"]} == {"based-on", "status", "subject"}
-    assert {p["name"] for p in resources["Patient"]["searchParam"]} == {"identifier", "family", "given", "birthdate"}
+    assert {p["name"] for p in comm["searchParam"]} == {"based-on", "status", "subject", "_id", "_lastUpdated"}
+    assert {p["name"] for p in resources["Patient"]["searchParam"]} == {
+        "identifier", "family", "given", "birthdate", "_id", "_lastUpdated"}
+    assert "searchParam" not in resources["Binary"] or resources["Binary"]["searchParam"] == []
     assert cs["rest"][0]["security"]["service"][0]["coding"][0]["code"] == "OAuth"

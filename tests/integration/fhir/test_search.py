@@ -56,6 +56,10 @@ def test_patient_search(gateway, ws, patients, params, expected):
     ({"birthdate": "28/03/1979"}, "not a date"),
     ({"_count": "many"}, "whole number"),
     ({"family:contains": "x"}, "not supported"),
+    ({"_lastUpdated": "yesterday"}, "not a date or instant"),
+    ({"_lastUpdated": "2026-02-30"}, "not a valid date"),
+    ({"_lastUpdated": "ne2026-02-01"}, "not a date or instant"),
+    ({"_id": "a b"}, "not a resource id"),
 ])
 def test_bad_search_syntax_is_400(gateway, ws, params, words):
     with gateway.client(ws.token) as c:
@@ -106,3 +110,34 @@ def test_elements_subsets_results(gateway, ws, patients):
     assert set(resource) == {"resourceType", "id", "meta", "birthDate"}
     assert resource["meta"]["tag"][-1]["code"] == "SUBSETTED"
     assert "_elements=birthDate" in bundle["link"][0]["url"]
+
+
+def test_search_by_id(gateway, ws, patients):
+    with gateway.client(ws.token) as c:
+        one = c.get("/Patient", params={"_id": patients["alain"]}).json()
+        two = c.get("/Patient", params={"_id": f"{patients['alain']},{patients['corse']},unknown"}).json()
+        mixed = c.get("/Patient", params={"_id": patients["alain"], "family": "santo"}).json()
+    assert [e["resource"]["id"] for e in one["entry"]] == [patients["alain"]]
+    assert {e["resource"]["id"] for e in two["entry"]} == {patients["alain"], patients["corse"]}
+    assert mixed["total"] == 0
+
+
+def test_search_by_last_updated_finds_what_changed_since(gateway, ws, patients):
+    """What an integrator polls with: resources written after the last one it saw."""
+    with gateway.client(ws.token) as c:
+        stamps = {name: c.get(f"/Patient/{pid}").json()["meta"]["lastUpdated"] for name, pid in patients.items()}
+        first, last = min(stamps.values()), max(stamps.values())
+
+        def names(value: str) -> set[str]:
+            bundle = c.get("/Patient", params={"_lastUpdated": value, "_count": "50"}).json()
+            found = {e["resource"]["id"] for e in bundle.get("entry", [])}
+            return {k for k, v in patients.items() if v in found}
+
+        assert names(f"ge{first}") == set(patients)
+        assert names(f"gt{last}") == set()
+        assert names(f"lt{first}") == set()
+        assert names(f"le{last}") == set(patients)
+        assert names(f"gt{first}") == set(patients) - {k for k, v in stamps.items() if v == first}
+        assert names(last) == {k for k, v in stamps.items() if v == last}  # eq: within that millisecond
+        assert names(last[:10]) == set(patients)  # the whole day (UTC)
+        assert names(f"gt{last[:10]}") == set()
