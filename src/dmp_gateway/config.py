@@ -101,8 +101,9 @@ class Settings(BaseSettings):
     retry_base_delay_seconds: float = 60.0
     retry_max_delay_seconds: float = 3600.0
     #: Jobs in flight per worker. They mostly wait for the DMP (TD0.2 + ITI-41, often ~1 s together), holding
-    #: no database connection meanwhile: 64 keeps a 500 ms DMP from capping throughput (benchmarks/end_to_end.py).
-    worker_concurrency: int = 64
+    #: no database connection meanwhile. With a DMP answering in 500 ms, 64 capped a worker at about 50
+    #: documents/s, 128 did not (benchmarks/end_to_end.py). Each job waiting holds its CDA (1.33x the PDF).
+    worker_concurrency: int = Field(default=128, ge=1, le=1024)
     #: How often an idle worker looks for scheduled retries that became due (new jobs wake it at once).
     worker_polling_seconds: float = 2.0
     #: A worker without a heartbeat for this long counts as dead (killed, crashed) and its running jobs are

@@ -28,7 +28,7 @@ from dmp_gateway.dmp.iti57 import build_update_status
 from dmp_gateway.dmp.metadata import DEFAULT_CONTENT_TYPE, AuthorSlots, FeedContext
 from dmp_gateway.dmp.soap import build_envelope, serialize
 from dmp_gateway.dmp.td02 import build_td02_request, parse_td02_response
-from dmp_gateway.dmp.transport import SoapTransport
+from dmp_gateway.dmp.transport import ClientShards, SoapTransport
 from dmp_gateway.dmp.types import Code, DmpStatus, FoundDocument, NewStatus, Receipt, Submission, derived_oid
 from dmp_gateway.dmp.vihf import VihfProfile, build_vihf
 from dmp_gateway.dmp.xades import Algorithm
@@ -60,7 +60,7 @@ class ConnectorConfig:
 class SoapDmp:
     """Implements the `DmpPort` protocol over SOAP 1.2 / MTOM with the DMP (or the simulator)."""
 
-    def __init__(self, *, client: httpx.AsyncClient, config: ConnectorConfig, signer: SigningIdentity,
+    def __init__(self, *, client: httpx.AsyncClient | ClientShards, config: ConnectorConfig, signer: SigningIdentity,
                  clock: Callable[[], dt.datetime] = utc_now) -> None:
         self.config = config
         self.signer = signer

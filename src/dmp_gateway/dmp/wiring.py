@@ -16,9 +16,13 @@ from dmp_gateway.dmp import devcerts
 from dmp_gateway.dmp.certs import CertPaths, client_ssl_context, load_signing_identity
 from dmp_gateway.dmp.client import ConnectorConfig, SoapDmp
 from dmp_gateway.dmp.errors import Configuration
+from dmp_gateway.dmp.transport import ClientShards
 from dmp_gateway.dmp.vihf import VihfProfile
 
 log = logging.getLogger(__name__)
+
+#: Kept-alive DMP connections per httpx pool (transport.ClientShards).
+_CONNECTIONS_PER_SHARD = 8
 
 
 def connector_config(settings: Settings, structure_id: str) -> ConnectorConfig:
@@ -50,17 +54,19 @@ def soap_dmp_from_settings(settings: Settings) -> SoapDmp:
     if not structure_id:
         raise Configuration("the ORG_SIGN certificate has no OU (structure id)", code="CERTIFICATE_ERROR")
     timeout = httpx.Timeout(settings.dmp_read_timeout, connect=settings.dmp_connect_timeout)
-    # One kept-alive connection per job in flight: httpx keeps only 20 by default, and with more jobs
-    # waiting on a slow DMP every extra request paid a new mutual-TLS handshake (CPU on both sides).
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=max(20, settings.worker_concurrency))
+    # One kept-alive connection per job in flight: with fewer, jobs waiting on a slow DMP paid a new
+    # mutual-TLS handshake per request (CPU on both sides). Spread over small pools (ClientShards).
+    shards = max(1, -(-settings.worker_concurrency // _CONNECTIONS_PER_SHARD))
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=_CONNECTIONS_PER_SHARD)
     if settings.dmp_base_url.startswith("http://"):
         log.warning("DMP base URL uses plain http: no TLS, no client certificate (local testing only)")
-        client = httpx.AsyncClient(timeout=timeout, limits=limits)
+        options: dict = {}
     elif settings.dmp_base_url.startswith("https://"):
-        client = httpx.AsyncClient(timeout=timeout, limits=limits, verify=client_ssl_context(paths))
+        options = {"verify": client_ssl_context(paths)}
     else:
         raise Configuration(f"DMPGW_DMP_BASE_URL must be http(s)://, got {settings.dmp_base_url!r}")
-    return SoapDmp(client=client, config=connector_config(settings, structure_id), signer=signer)
+    clients = [httpx.AsyncClient(timeout=timeout, limits=limits, **options) for _ in range(shards)]
+    return SoapDmp(client=ClientShards(clients), config=connector_config(settings, structure_id), signer=signer)
 
 
 __all__ = ["connector_config", "soap_dmp_from_settings"]

@@ -165,3 +165,21 @@ def test_td02_dmpclosed_detail_means_closed_even_on_ae(td02_answer):
     with pytest.raises(Exception) as caught:
         status.raise_for_state()
     assert type(caught.value).__name__ == "DmpClosed"
+
+
+async def test_client_shards_take_turns_and_close_together():
+    from dmp_gateway.dmp.transport import ClientShards
+
+    seen: list[int] = []
+
+    def answering(n: int) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.MockTransport(lambda request: seen.append(n) or httpx.Response(204)))
+
+    shards = ClientShards([answering(0), answering(1), answering(2)])
+    for _ in range(6):
+        assert (await shards.post("https://dmp.test/x", content=b"")).status_code == 204
+    assert seen == [0, 1, 2, 0, 1, 2]
+    await shards.aclose()
+    assert all(client.is_closed for client in shards.clients)
+    with pytest.raises(ValueError):
+        ClientShards([])
