@@ -9,17 +9,14 @@ TLS 1.2+ with `ssl.CERT_REQUIRED` (dmp-interfaces.md §2.2, §8): a client witho
 
 from __future__ import annotations
 
-import gc
 import ssl
 
 import uvicorn
 
-from dmp_gateway.serving import GracefulServer
+from dmp_gateway.serving import GracefulServer, settle_heap
 
 from dmp_gateway.dmp_simulator.config import SimulatorConfig, TlsFiles
 
-#: gc thresholds of a server process (Python's default is 700, 10, 10); see _settle_heap.
-_GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def server_ssl_context(tls: TlsFiles) -> ssl.SSLContext:
@@ -67,18 +64,8 @@ class AppFactory:
         from dmp_gateway.dmp_simulator.app import create_app
 
         app = create_app(self.config)
-        _settle_heap()
+        settle_heap()
         return app
-
-
-def _settle_heap() -> None:
-    """Keep the cyclic garbage collector off the long-lived heap of a server process (modules, compiled schemas,
-    value sets): its collections were about 4 % of the simulator's CPU under load (perf, benchmarks/dmp_sim.py).
-    Frozen objects are never scanned again; a larger first threshold lets request objects die first. The same
-    recipe as the API's (fhir/app.py settle_heap)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
 
 
 def run(config: SimulatorConfig) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import inspect
 import logging
 from collections.abc import AsyncIterator
@@ -19,7 +18,7 @@ from dmp_gateway.auth.errors import AuthError
 from dmp_gateway.auth.routes import router as auth_router
 from dmp_gateway.bootstrap import Services, open_services, run_delivery_worker
 from dmp_gateway.config import Settings
-from dmp_gateway import observability
+from dmp_gateway import observability, serving
 from dmp_gateway.fhir import binary, interactions, metadata, openapi, operations
 from dmp_gateway.fhir.media import FHIR_JSON
 from dmp_gateway.fhir.outcomes import FhirError, Issue, error, from_exception, outcome_json
@@ -28,8 +27,6 @@ from dmp_gateway.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 BASE = "/fhir/v2"
-#: gc thresholds of a server process (Python's default is 700, 10, 10); see settle_heap.
-_GC_THRESHOLDS = (10_000, 10, 10)
 
 
 def _bind(handler, resource_type: str):  # noqa: ANN001, ANN202
@@ -173,14 +170,7 @@ def app_from_environment() -> FastAPI:
 
 
 def settle_heap() -> None:
-    """Keep the garbage collector off the long-lived heap (models, schemas, routes) of a server process.
-
-    Objects of requests in flight survive young collections, so full collections came every second
-    or so and each walked the whole heap of fhir.resources models: 20-180 ms pauses, the p99
-    (benchmarks/api_throughput.py, docs/benchmarks.md). Frozen objects are never scanned again;
-    the larger first threshold lets most request objects die before they are collected.
-    """
+    """Load every fhir.resources model, then freeze the heap (serving.settle_heap): the models are the
+    bulk of the API's long-lived objects, so they must exist before the freeze."""
     load_models()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLDS)
+    serving.settle_heap()
