@@ -11,7 +11,6 @@ socket is opened here. Build one from settings with `dmp.wiring.soap_dmp_from_se
 from __future__ import annotations
 
 import datetime as dt
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from dmp_gateway.dmp.types import Code, DmpStatus, FoundDocument, NewStatus, Rec
 from dmp_gateway.dmp.vihf import VihfProfile, build_vihf
 from dmp_gateway.dmp.xades import Algorithm
 from dmp_gateway.ins import Ins
+from dmp_gateway.lru import Lru
 
 
 def utc_now() -> dt.datetime:
@@ -162,7 +162,7 @@ class _VihfCache:
 
     def __init__(self, seconds: float) -> None:
         self.lifetime = dt.timedelta(seconds=seconds)
-        self._entries: OrderedDict[tuple[str, str], tuple[dt.datetime, bytes]] = OrderedDict()
+        self._entries: Lru[tuple[str, str], tuple[dt.datetime, bytes]] = Lru(self.MAX_ENTRIES)
 
     def get(self, ins: Ins, now: dt.datetime) -> bytes | None:
         entry = self._entries.get((ins.value, ins.oid))
@@ -171,12 +171,8 @@ class _VihfCache:
         return entry[1]
 
     def put(self, ins: Ins, signed_at: dt.datetime, signed: bytes) -> None:
-        if self.lifetime <= dt.timedelta(0):
-            return
-        self._entries[(ins.value, ins.oid)] = (signed_at, signed)
-        self._entries.move_to_end((ins.value, ins.oid))
-        while len(self._entries) > self.MAX_ENTRIES:
-            self._entries.popitem(last=False)
+        if self.lifetime > dt.timedelta(0):
+            self._entries.put((ins.value, ins.oid), (signed_at, signed))
 
 
 __all__ = ["ConnectorConfig", "SoapDmp", "utc_now"]

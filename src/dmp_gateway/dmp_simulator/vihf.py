@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,6 +32,7 @@ from dmp_gateway.dmp_simulator.trust import (
     subject_dn,
 )
 from dmp_gateway.ins import INS_OIDS
+from dmp_gateway.lru import Lru
 
 ATTR_VERSION = "VIHF_Version"
 ATTR_STRUCTURE = "Identifiant_Structure"
@@ -152,7 +152,7 @@ def check_vihf(
     return VihfIdentity(structure, subject.strip(), cx, match.group(1), certificate)
 
 
-class _VerifiedSignatures:
+class _VerifiedSignatures(Lru[tuple[bytes, bytes], etree._Element]):
     """Assertions whose signature already verified, by their exact bytes and signing certificate.
 
     A client reuses one VIHF for several calls about a patient (the gateway: TD0.2 then ITI-41), and
@@ -164,22 +164,11 @@ class _VerifiedSignatures:
     MAX_ENTRIES = 4096
 
     def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[bytes, bytes], etree._Element] = OrderedDict()
+        super().__init__(self.MAX_ENTRIES)
 
     @staticmethod
     def key(assertion: etree._Element, certificate: x509.Certificate) -> tuple[bytes, bytes]:
         return hashlib.sha256(etree.tostring(assertion)).digest(), certificate.fingerprint(hashes.SHA256())
-
-    def get(self, key: tuple[bytes, bytes]) -> etree._Element | None:
-        signed = self._entries.get(key)
-        if signed is not None:
-            self._entries.move_to_end(key)
-        return signed
-
-    def put(self, key: tuple[bytes, bytes], signed: etree._Element) -> None:
-        self._entries[key] = signed
-        while len(self._entries) > self.MAX_ENTRIES:
-            self._entries.popitem(last=False)
 
 
 _VERIFIED = _VerifiedSignatures()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from dmp_gateway.cda.errors import CdaError, InvalidCdaInputs
@@ -23,6 +22,7 @@ from dmp_gateway.fhir.cda_mapping import patient_ins as cda_patient_ins
 from dmp_gateway.fhir.codes import CDA_SET_ID_SYSTEM, CDA_VERSION_SYSTEM, XDS_UNIQUE_ID_SYSTEM
 from dmp_gateway.fhir.references import parse_reference
 from dmp_gateway.ins import Ins
+from dmp_gateway.lru import Lru
 from dmp_gateway.store.binaries import BlobReader
 from dmp_gateway.store.errors import ResourceNotFound
 from dmp_gateway.store.resources import PostgresResourceStore
@@ -47,18 +47,16 @@ class RequestDocuments:
             raise DocumentProblem(Reason.CDA_INVALID, f"{label} references {ref}, which no longer exists.") from None
 
     #: (request, patient) read by `patient_ins`, reused by the `build` that follows in the same attempt.
-    _recent: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _recent: Lru[str, tuple[dict, dict]] = field(default_factory=lambda: Lru(_RECENT_MAX), repr=False)
 
     async def _request_and_patient(self, request_id: str, *, keep: bool) -> tuple[dict, dict]:
         """Fresh for `patient_ins` (keep=True), which starts every attempt; `build` reuses that read."""
-        cached = None if keep else self._recent.pop(request_id, None)
+        cached = None if keep else self._recent.pop(request_id)
         if cached is None:
             cr = (await self.resources.read_any("CommunicationRequest", request_id)).as_dict()
             cached = (cr, await self._get("CommunicationRequest.subject", cr.get("subject"), ("Patient",)))
         if keep:
-            self._recent[request_id] = cached
-            while len(self._recent) > _RECENT_MAX:
-                self._recent.popitem(last=False)
+            self._recent.put(request_id, cached)
         return cached
 
     async def patient_ins(self, request_id: str) -> Ins:
