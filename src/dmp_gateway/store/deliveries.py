@@ -162,7 +162,7 @@ class PostgresDeliveryStore:
         if built.embedded is not None:
             layout = built.embedded
             columns.update(cda_head=cda[:layout.head], cda_tail=cda[len(cda) - layout.tail:],
-                           cda_pdf_blob_id=uuid.UUID(layout.ref), cda_blob_id=None)
+                           cda_pdf_blob_id=uuid.UUID(layout.ref))
         else:
             blob_id = uuid.uuid4()
             # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
@@ -173,7 +173,7 @@ class PostgresDeliveryStore:
                 " chunks as (insert into binary_chunk (blob_id, seq, data)"
                 "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%b::bytea[]) with ordinality as c(data, seq))",
                 (blob_id, len(cda), hashlib.sha256(cda).hexdigest(), chunks))
-            columns.update(cda_blob_id=blob_id, cda_head=None, cda_tail=None, cda_pdf_blob_id=None)
+            columns["cda_blob_id"] = blob_id
         async with self.pool.connection() as conn:
             return await self._move(conn, request_id, Event.CDA_BUILT, "ok", details, also=also, **columns)
 
