@@ -129,3 +129,14 @@ def serve():
             sock.close()
 
     return running
+
+
+def ready_line(stream) -> str:  # noqa: ANN001 - a text stream of the dmp-sim process
+    """The line where `dmp-gateway dmp-sim` says it listens; warnings may come first (e.g. no ANS kit)."""
+    lines = []
+    for _ in range(20):
+        line = stream.readline()
+        if not line or "ready on " in line:
+            return line
+        lines.append(line)
+    raise AssertionError(f"no ready line in: {lines}")

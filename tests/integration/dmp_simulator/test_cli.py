@@ -17,6 +17,8 @@ pytest.importorskip("dmp_gateway.dmp.devcerts")
 from dmp_gateway.dmp.certs import CertPaths, client_ssl_context  # noqa: E402
 from dmp_gateway.dmp.devcerts import generate  # noqa: E402
 
+from .conftest import ready_line
+
 CLI = [sys.executable, "-m", "dmp_gateway.cli", "dmp-sim"]
 
 
@@ -37,7 +39,7 @@ async def test_dmp_sim_serves_over_mtls_and_stops_on_sigterm(tmp_path, database_
     process = subprocess.Popen([*CLI, "--port", str(port), "--tls"], env=_environment(tmp_path, database_url),
                                stderr=subprocess.PIPE, text=True)
     try:
-        line = process.stderr.readline()  # the server says when it listens
+        line = ready_line(process.stderr)  # the server says when it listens
         assert "ready on https://127.0.0.1:" in line, line
         async with httpx.AsyncClient(verify=client_ssl_context(paths), timeout=10) as client:
             health = (await client.get(f"https://127.0.0.1:{port}/_sim/health")).json()

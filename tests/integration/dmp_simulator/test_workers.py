@@ -26,6 +26,8 @@ from dmp_gateway.dmp_simulator.testkit.messages import (
     td02_request,
 )
 
+from .conftest import ready_line
+
 INS = "279035121518989"
 
 
@@ -121,7 +123,7 @@ def test_dmp_sim_with_two_worker_processes(tmp_path, database_url, pki):
                                env=env, stderr=subprocess.PIPE, text=True)
     clients: dict[int, httpx.Client] = {}
     try:
-        line = process.stderr.readline()  # the supervisor says when both workers have started
+        line = ready_line(process.stderr)  # the supervisor says when both workers have started
         assert "ready on http://127.0.0.1:" in line and "(2 workers)" in line, line
         clients = _pinned_clients(f"http://127.0.0.1:{port}")
         first, second = clients.values()
