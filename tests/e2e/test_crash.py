@@ -24,16 +24,23 @@ WORKING = ("checking_dmp", "building_cda", "submitting")
 EXPECTED = {OPEN: "completed", OPEN_2: "completed", OPEN_3: "completed", CLOSED: "dmp-closed", NO_DMP: "dmp-not-found"}
 
 
-def kill_at_random_moments(stack, ws, rng: random.Random) -> list[int]:  # noqa: ANN001
-    """Three times: wait a random while, then for jobs in flight, SIGKILL the worker and start a new one."""
+def kill_at_random_moments(stack, ws, rng: random.Random, posted) -> list[int]:  # noqa: ANN001
+    """Three times: wait for a random share of the requests to be posted, then for jobs in flight, SIGKILL
+    the worker and start a new one.
+
+    The moments are tied to the clients' progress, not to the clock: a fast machine can deliver all 300
+    requests within a few seconds, and a kill after that would find no job in flight to interrupt.
+    """
     in_flight_at_kills = []
-    for _ in range(KILLS):
-        time.sleep(rng.uniform(0.5, 3.0))
+    span = REQUESTS // (KILLS + 1)
+    for k in range(KILLS):
+        threshold = rng.randrange(k * span + span // 4, (k + 1) * span)
+        wait_until(lambda t=threshold: posted() >= t, 120, f"{threshold} requests posted", interval=0.01)
         busy = wait_until(lambda: sum(s in WORKING for s in stack.delivery_states(ws.id).values()), 60,
                           "jobs in flight", interval=0.02)
         stack.kill_worker()
         in_flight_at_kills.append(busy)
-        time.sleep(rng.uniform(0.0, 1.0))
+        time.sleep(rng.uniform(0.0, 0.5))
         stack.restart_worker()
     return in_flight_at_kills
 
@@ -52,15 +59,20 @@ def test_killing_the_worker_three_times_loses_and_duplicates_nothing(stack, ws):
     rng = random.Random(seed)
     nirs = rng.choices(list(EXPECTED), weights=[30, 30, 30, 5, 5], k=REQUESTS)
     local = threading.local()
+    count_lock = threading.Lock()
+    sent = [0]
 
     def send(nir: str) -> str:
         if not hasattr(local, "client"):
             local.client = stack.client(ws.token)
-        return post_flow(local.client, ws, nir=nir).request_id
+        request_id = post_flow(local.client, ws, nir=nir).request_id
+        with count_lock:
+            sent[0] += 1
+        return request_id
 
     with ThreadPoolExecutor(CLIENTS) as pool:
         futures = [pool.submit(send, nir) for nir in nirs]
-        in_flight_at_kills = kill_at_random_moments(stack, ws, rng)
+        in_flight_at_kills = kill_at_random_moments(stack, ws, rng, lambda: sent[0])
         request_ids = [f.result() for f in futures]
     expected = dict(zip(request_ids, nirs, strict=True))
     context = f"seed {seed}, jobs in flight at the kills: {in_flight_at_kills}"
