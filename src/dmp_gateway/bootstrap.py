@@ -24,12 +24,6 @@ from dmp_gateway.store.workspaces import WorkspaceDirectory
 #: procrastinate's connections in a worker: its LISTEN, its fetch loop, and the status updates of
 #: jobs ending together (they queue briefly beyond this; each is one short statement).
 _JOB_POOL_SIZE = 8
-#: Plan every execution of a prepared statement with the statistics of the moment. A generic plan
-#: made while the tables were nearly empty (a new installation, the first minutes of a benchmark)
-#: stayed cached for the connection's life: a lookup by (type, id) kept scanning the whole table as
-#: it grew, 780 buffers per call instead of a few (pg_stat_statements). Planning these short
-#: statements costs far less than one such scan.
-_CUSTOM_PLANS = "-c plan_cache_mode=force_custom_plan"
 
 if TYPE_CHECKING:
     from dmp_gateway.delivery.ports import DmpPort
@@ -73,7 +67,7 @@ async def open_services(settings: Settings, url: str | None = None) -> Services:
     from dmp_gateway.fhir.outcome import FhirResourceEffects
 
     url = url or prepare_database(settings)
-    pool = await open_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max, options=_CUSTOM_PLANS)
+    pool = await open_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     resources = PostgresResourceStore(pool)
     deliveries = PostgresDeliveryStore(pool, FhirResourceEffects(resources))
     services = Services(
@@ -110,7 +104,7 @@ async def run_delivery_worker(services: Services, dmp: DmpPort | None = None, *,
     # job state lost in a PostgreSQL crash only re-runs an attempt, which `service.process` resumes
     # from the delivery's stored state or skips when already final.
     jobs_pool = await open_pool(services.database_url, min_size=2, max_size=_JOB_POOL_SIZE, name="dmpgw-jobs",
-                                options=f"-c synchronous_commit=off {_CUSTOM_PLANS}")
+                                options="-c synchronous_commit=off")
     try:
         await run_worker(make_app(ports), jobs_pool, store=ports.store, concurrency=services.settings.worker_concurrency,
                          wait=wait, polling_interval=services.settings.worker_polling_seconds,

@@ -84,8 +84,8 @@ class InMemoryDeliveryStore:
     async def requeue_orphans(self, older_than_seconds: float = 60.0) -> list[str]:
         return []  # jobs here never vanish: they are a plain list
 
-    async def refresh_queue_statistics(self) -> bool:
-        return False
+    async def refresh_planner_statistics(self) -> list[str]:
+        return []
 
     def take_jobs(self) -> list[str]:
         """Every enqueued job, due or not (unit tests run the clock themselves)."""

@@ -68,5 +68,5 @@ class DeliveryStore(Protocol):
     async def requeue_orphans(self, older_than_seconds: float = 60.0) -> list[str]:
         """Enqueue a job for every delivery that needs one and has none; their request ids."""
 
-    async def refresh_queue_statistics(self) -> bool:
-        """Keep the job queue's planner statistics close to its size (True when refreshed)."""
+    async def refresh_planner_statistics(self) -> list[str]:
+        """Keep the planner's statistics close to the tables' sizes; the tables refreshed."""

@@ -89,18 +89,19 @@ async def recover_stalled_jobs(app: procrastinate.App, *, stalled_after: float =
         await asyncio.sleep(every)
 
 
-async def keep_queue_statistics(store: DeliveryStore, every: float = STATISTICS_EVERY_SECONDS) -> None:
-    """Forever: refresh the job table's statistics when a burst of requests changed its size.
+async def keep_planner_statistics(store: DeliveryStore, every: float = STATISTICS_EVERY_SECONDS) -> None:
+    """Forever: refresh the planner's statistics of tables a burst of requests grew or emptied.
 
     Without it, a queue that went from empty to thousands of jobs in seconds is fetched with a plan
-    made for an empty table, each fetch walking every waiting job (store/migrations 0005).
+    made for an empty table, each fetch walking every waiting job, and lookups by id keep plans made
+    for a few rows (store/statistics.py).
     """
     while True:
         try:
-            if await store.refresh_queue_statistics():
-                log.debug("job queue statistics refreshed")
+            if refreshed := await store.refresh_planner_statistics():
+                log.debug("planner statistics refreshed", extra={"tables": refreshed})
         except Exception:  # noqa: BLE001 - an optimisation: a failure is logged and retried, never fatal
-            log.exception("job queue statistics refresh failed")
+            log.exception("planner statistics refresh failed")
         await asyncio.sleep(every)
 
 
@@ -114,7 +115,7 @@ async def run_worker(app: procrastinate.App, pool: AsyncConnectionPool, *, concu
     """
     async with app.open_async(pool):
         sweeper = asyncio.create_task(recover_stalled_jobs(app, stalled_after=stalled_after, store=store))
-        statistics = asyncio.create_task(keep_queue_statistics(store)) if store is not None else None
+        statistics = asyncio.create_task(keep_planner_statistics(store)) if store is not None else None
         try:
             await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, wait=wait,
                                        install_signal_handlers=False, delete_jobs="successful",

@@ -24,13 +24,12 @@ from dmp_gateway import observability
 from dmp_gateway.delivery.model import BuiltDocument, Delivery, Outcome, Reason, TimelineEvent
 from dmp_gateway.delivery.states import Event, IllegalTransition, State, next_state, sources_of, target_of
 from dmp_gateway.ins import Ins
+from dmp_gateway.store import statistics
 from dmp_gateway.store.binaries import CHUNK_SIZE, BlobReader
 from dmp_gateway.store.errors import ResourceNotFound, StoredDocumentDamaged
 
 QUEUE = "delivery"
 TASK = "dmp_gateway.deliver"
-#: Job-table drift (rows) below which its statistics are left alone.
-_STATISTICS_SLACK = 200
 
 
 class ResourceEffects(Protocol):
@@ -284,23 +283,10 @@ class PostgresDeliveryStore:
                 await enqueue(conn, request_id, patient_lock(workspace_id, patient_id))
             return [r[0] for r in orphans]
 
-    async def refresh_queue_statistics(self) -> bool:
-        """ANALYZE the job table when its size drifted far from what the planner believes.
-
-        The queue can grow from empty to thousands of jobs within seconds; with statistics that
-        still say "empty", procrastinate's fetch query walks every waiting job instead of taking the
-        first one (see migration 0005). Cheap enough to call every few seconds: one count, and an
-        ANALYZE only on drift. True when it analyzed.
-        """
+    async def refresh_planner_statistics(self) -> list[str]:
+        """ANALYZE the tables whose size drifted from what the planner believes (store/statistics.py)."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "select (select count(*) from procrastinate_jobs where status in ('todo', 'doing')),"
-                " (select greatest(reltuples, 0) from pg_class where oid = 'procrastinate_jobs'::regclass)")
-            waiting, believed = await cur.fetchone()
-            if abs(waiting - believed) < max(_STATISTICS_SLACK, believed):
-                return False
-            await conn.execute("analyze procrastinate_jobs")
-            return True
+            return await statistics.refresh(conn)
 
     async def counts(self) -> dict[str, int]:
         async with self.pool.connection() as conn:

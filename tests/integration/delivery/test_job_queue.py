@@ -1,4 +1,5 @@
-"""The job queue stays cheap to fetch from when thousands of deliveries wait (migration 0005).
+"""The job queue stays cheap to fetch from when thousands of deliveries wait (migration 0005,
+store/statistics.py).
 
 With statistics from an empty table, procrastinate's fetch query walked every waiting job, each
 probe scanning an index that leads with `id`: 600 ms per fetch with 3,000 jobs waiting. These
@@ -53,10 +54,10 @@ async def test_statistics_are_refreshed_only_when_the_queue_size_drifted(queue_u
     try:
         store = PostgresDeliveryStore(pool, effects=None)
         _fill(queue_url, BACKLOG)
-        assert await store.refresh_queue_statistics() is True
-        assert await store.refresh_queue_statistics() is False  # statistics now match: nothing to do
+        assert "procrastinate_jobs" in await store.refresh_planner_statistics()
+        assert await store.refresh_planner_statistics() == []  # statistics now match: nothing to do
         _fill(queue_url, 50)
-        assert await store.refresh_queue_statistics() is False  # a small change is within the slack
+        assert await store.refresh_planner_statistics() == []  # a small change is within the slack
     finally:
         await pool.close()
 
@@ -65,7 +66,7 @@ async def test_with_fresh_statistics_a_fetch_takes_the_first_job_by_index(queue_
     pool = await open_pool(queue_url, min_size=1, max_size=2)
     try:
         _fill(queue_url, BACKLOG)
-        await PostgresDeliveryStore(pool, effects=None).refresh_queue_statistics()
+        await PostgresDeliveryStore(pool, effects=None).refresh_planner_statistics()
     finally:
         await pool.close()
     plan = _fetch_plan(queue_url)
