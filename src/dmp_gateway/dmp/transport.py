@@ -60,26 +60,37 @@ def _is_tls_problem(exc: BaseException) -> bool:
 
 
 class ClientShards:
-    """Several `httpx.AsyncClient`s used in turn, each with a pool of its own.
+    """Several httpx connection pools (`httpx.AsyncHTTPTransport`) used in turn, requests sent straight to them.
 
     httpcore matches waiting requests to connections by walking both lists on every request event:
     with 64 requests in flight on one pool, that walk was 12 % of a worker's CPU when the DMP answered
     slowly (py-spy, end_to_end.py with 500 ms of latency). Pools of a few connections each keep it short.
+
+    Requests skip `httpx.AsyncClient`: its layers (URL merging, cookies, the auth and redirect flows,
+    event hooks) were a third of each DMP exchange's CPU (yappi, delivery_phases.py) and a SOAP call
+    uses none of them. Transport errors are httpx's own, as `map_errors` expects.
     Offers the two methods `SoapTransport` and `SoapDmp` use: `post` and `aclose`.
     """
 
-    def __init__(self, clients: Sequence[httpx.AsyncClient]) -> None:
-        if not clients:
-            raise ValueError("ClientShards needs at least one client")
-        self.clients = tuple(clients)
-        self._turn = itertools.cycle(self.clients)
+    def __init__(self, transports: Sequence[httpx.AsyncBaseTransport], timeout: httpx.Timeout | None = None) -> None:
+        if not transports:
+            raise ValueError("ClientShards needs at least one transport")
+        self.transports = tuple(transports)
+        self._timeout = (timeout or httpx.Timeout(30.0)).as_dict()
+        self._turn = itertools.cycle(self.transports)
 
-    async def post(self, url: str, **kwargs: object) -> httpx.Response:
-        return await next(self._turn).post(url, **kwargs)
+    async def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        request = httpx.Request("POST", url, content=content, headers=headers, extensions={"timeout": self._timeout})
+        response = await next(self._turn).handle_async_request(request)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return response
 
     async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+        for transport in self.transports:
+            await transport.aclose()
 
 
 class SoapTransport:
@@ -96,7 +107,8 @@ class SoapTransport:
         """Send and read back; raises `dmp.errors` only. A SOAP fault becomes Transient or Permanent."""
         if parts or mtom:
             message = build_mtom(envelope, parts, action=action)
-            headers, content = message.headers, message.aiter_bytes()
+            # One buffer: streamed in chunks, each became an h11 event, a TLS record flush and a send.
+            headers, content = message.headers, message.to_bytes()
         else:
             headers = {"Content-Type": f'application/soap+xml; charset=UTF-8; action="{action}"'}
             content = envelope

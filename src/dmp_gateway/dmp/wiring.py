@@ -65,8 +65,9 @@ def soap_dmp_from_settings(settings: Settings) -> SoapDmp:
         options = {"verify": client_ssl_context(paths)}
     else:
         raise Configuration(f"DMPGW_DMP_BASE_URL must be http(s)://, got {settings.dmp_base_url!r}")
-    clients = [httpx.AsyncClient(timeout=timeout, limits=limits, **options) for _ in range(shards)]
-    return SoapDmp(client=ClientShards(clients), config=connector_config(settings, structure_id), signer=signer)
+    transports = [httpx.AsyncHTTPTransport(limits=limits, **options) for _ in range(shards)]
+    return SoapDmp(client=ClientShards(transports, timeout), config=connector_config(settings, structure_id),
+                   signer=signer)
 
 
 __all__ = ["connector_config", "soap_dmp_from_settings"]

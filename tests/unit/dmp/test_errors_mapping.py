@@ -172,14 +172,22 @@ async def test_client_shards_take_turns_and_close_together():
 
     seen: list[int] = []
 
-    def answering(n: int) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(lambda request: seen.append(n) or httpx.Response(204)))
+    closed: list[int] = []
 
-    shards = ClientShards([answering(0), answering(1), answering(2)])
+    class Answering(httpx.MockTransport):
+        def __init__(self, n: int) -> None:
+            super().__init__(lambda request: seen.append(n) or httpx.Response(200, content=b"<ok/>"))
+            self.n = n
+
+        async def aclose(self) -> None:
+            closed.append(self.n)
+
+    shards = ClientShards([Answering(0), Answering(1), Answering(2)])
     for _ in range(6):
-        assert (await shards.post("https://dmp.test/x", content=b"")).status_code == 204
+        response = await shards.post("https://dmp.test/x", content=b"", headers={})
+        assert (response.status_code, response.content) == (200, b"<ok/>")  # read whole before returning
     assert seen == [0, 1, 2, 0, 1, 2]
     await shards.aclose()
-    assert all(client.is_closed for client in shards.clients)
+    assert closed == [0, 1, 2]
     with pytest.raises(ValueError):
         ClientShards([])
