@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from lxml import etree
 
 from dmp_gateway.dmp.errors import InvalidSubmission
-from dmp_gateway.dmp.namespaces import HL7, qname
+from dmp_gateway.dmp.namespaces import HL7, hl7_xpath, qname
 from dmp_gateway.dmp.types import Code
 from dmp_gateway.ins import INS_OIDS, OID_NIR_PROD
-
-_NS = {"h": HL7}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +126,7 @@ def _stop_reading(cda: bytes) -> etree._Element:
 
 
 def _text(node: etree._Element, path: str) -> str | None:
-    found = node.xpath(path, namespaces=_NS)
+    found = hl7_xpath(path)(node)
     if not found:
         return None
     value = found[0] if isinstance(found[0], str) else "".join(found[0].itertext())
@@ -149,7 +147,7 @@ def _code(node: etree._Element | None) -> Code | None:
 
 
 def _one(node: etree._Element, path: str) -> etree._Element | None:
-    found = node.xpath(path, namespaces=_NS)
+    found = hl7_xpath(path)(node)
     return found[0] if found else None
 
 
@@ -205,9 +203,9 @@ def read_cda_header(cda: bytes) -> CdaHeader:
         confidentiality=required(_code(_one(root, "h:confidentialityCode")), "ClinicalDocument/confidentialityCode"),
         language_code=required(_text(root, "h:languageCode/@code"), "ClinicalDocument/languageCode/@code"),
         patient_ids=tuple(
-            i for i in (_identifier(n) for n in root.xpath("h:recordTarget/h:patientRole/h:id", namespaces=_NS)) if i
+            i for i in (_identifier(n) for n in hl7_xpath("h:recordTarget/h:patientRole/h:id")(root)) if i
         ),
-        authors=tuple(a for a in (_author(n) for n in root.xpath("h:author", namespaces=_NS)) if a),
+        authors=tuple(a for a in (_author(n) for n in hl7_xpath("h:author")(root)) if a),
         legal_authenticator=_person(legal) if legal is not None else None,
         service_start=_text(event, "h:effectiveTime/h:low/@value") if event is not None else None,
         service_stop=_text(event, "h:effectiveTime/h:high/@value") if event is not None else None,

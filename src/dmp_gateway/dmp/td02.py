@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from dmp_gateway.dmp.errors import Permanent
-from dmp_gateway.dmp.namespaces import HL7, XSI, qname
+from dmp_gateway.dmp.namespaces import HL7, XSI, hl7_xpath, qname
 from dmp_gateway.dmp.types import DmpState, DmpStatus
 from dmp_gateway.ins import Ins
 
@@ -123,18 +123,16 @@ def parse_td02_response(element: etree._Element) -> Td02Answer:
     """Read a PRPA_IN201308UV02 element (the SOAP body child); raises `Permanent` if it is something else."""
     if element.tag != qname(HL7, "PRPA_IN201308UV02"):
         raise Permanent("TD0.2 answer is not a PRPA_IN201308UV02", code="UNEXPECTED_BODY", context=str(element.tag))
-    ns = {"h": HL7}
-
     def first(path: str) -> str | None:
-        found = element.xpath(path, namespaces=ns)
+        found = hl7_xpath(path)(element)
         return str(found[0]).strip() if found else None
 
     details = tuple(
         (
-            (detail.xpath("string(h:code/@code)", namespaces=ns) or "").strip(),
-            (detail.xpath("string(h:text)", namespaces=ns) or "").strip(),
+            (hl7_xpath("string(h:code/@code)")(detail) or "").strip(),
+            (hl7_xpath("string(h:text)")(detail) or "").strip(),
         )
-        for detail in element.xpath("h:acknowledgement/h:acknowledgementDetail", namespaces=ns)
+        for detail in hl7_xpath("h:acknowledgement/h:acknowledgementDetail")(element)
     )
     event = "h:controlActProcess/h:subject/h:registrationEvent"
     closed_on = first(f"{event}/h:effectiveTime/h:high/@value") or first(
