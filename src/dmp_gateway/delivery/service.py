@@ -47,7 +47,8 @@ async def process(request_id: str, *, store: DeliveryStore, dmp: DmpPort, docume
             when = f" on {date}" if date else ""
             why = f" ({reason})" if reason else ""
             return await _fail(store, clock, request_id, Reason.DMP_CLOSED, f"TD0.2: the DMP was closed{when}{why}.")
-        built = await store.load_document(request_id)
+        # A first attempt has no stored CDA: no need to ask the store for one.
+        built = await store.load_document(request_id) if delivery.has_document else None
         if built is None:
             await store.transition(request_id, Event.DMP_OPEN, details={"dmp": "open"})
             built = await documents.build(request_id, delivery.unique_id)

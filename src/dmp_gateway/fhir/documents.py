@@ -25,7 +25,7 @@ from dmp_gateway.ins import Ins
 from dmp_gateway.lru import Lru
 from dmp_gateway.store.binaries import BlobReader
 from dmp_gateway.store.errors import ResourceNotFound
-from dmp_gateway.store.resources import PostgresResourceStore
+from dmp_gateway.store.resources import PostgresResourceStore, StoredResource
 
 #: Attempts in flight per worker are far fewer; the bound only stops a slow leak from failed attempts.
 _RECENT_MAX = 1024
@@ -38,13 +38,21 @@ class RequestDocuments:
     settings: Settings
 
     async def _get(self, label: str, ref_value: object, types: tuple[str, ...]) -> dict:
-        ref = parse_reference(ref_value.get("reference") if isinstance(ref_value, dict) else ref_value)
-        if ref is None or ref.res_type not in types:
-            raise DocumentProblem(Reason.CDA_INVALID, f"{label} does not reference a {' or '.join(types)}.")
-        try:
-            return (await self.resources.read_any(ref.res_type, ref.id)).as_dict()
-        except ResourceNotFound:
-            raise DocumentProblem(Reason.CDA_INVALID, f"{label} references {ref}, which no longer exists.") from None
+        return (await self._get_all([(label, ref_value, types)]))[0].as_dict()
+
+    async def _get_all(self, wanted: list[tuple[str, object, tuple[str, ...]]]) -> list[StoredResource]:
+        """Resolve several references in one round trip: (label, reference, allowed types) each."""
+        refs = []
+        for label, ref_value, types in wanted:
+            ref = parse_reference(ref_value.get("reference") if isinstance(ref_value, dict) else ref_value)
+            if ref is None or ref.res_type not in types:
+                raise DocumentProblem(Reason.CDA_INVALID, f"{label} does not reference a {' or '.join(types)}.")
+            refs.append((ref.res_type, ref.id))
+        found = await self.resources.read_many(refs)
+        for (label, _, _), ref in zip(wanted, refs):
+            if ref not in found:
+                raise DocumentProblem(Reason.CDA_INVALID, f"{label} references {ref[0]}/{ref[1]}, which no longer exists.")
+        return [found[ref] for ref in refs]
 
     #: (request, patient) read by `patient_ins`, reused by the `build` that follows in the same attempt.
     _recent: Lru[str, tuple[dict, dict]] = field(default_factory=lambda: Lru(_RECENT_MAX), repr=False)
@@ -66,21 +74,20 @@ class RequestDocuments:
     async def build(self, request_id: str, unique_id: str | None) -> BuiltDocument:
         cr, patient = await self._request_and_patient(request_id, keep=False)
         payload = (cr.get("payload") or [{}])[0].get("contentReference")
-        docref = await self._get("CommunicationRequest.payload[0]", payload, ("DocumentReference",))
-        sender = await self._get("CommunicationRequest.sender", cr.get("sender"), ("Practitioner", "Organization"))
-        requester = await self._get("CommunicationRequest.requester.agent",
-                                    (cr.get("requester") or {}).get("agent"), ("Organization",))
-        authenticator = custodian = None
-        if docref.get("authenticator"):
-            authenticator = await self._get("DocumentReference.authenticator", docref["authenticator"],
-                                            ("Practitioner", "Organization"))
-        if docref.get("custodian"):
-            custodian = await self._get("DocumentReference.custodian", docref["custodian"], ("Organization",))
+        docref, sender, requester = (stored.as_dict() for stored in await self._get_all([
+            ("CommunicationRequest.payload[0]", payload, ("DocumentReference",)),
+            ("CommunicationRequest.sender", cr.get("sender"), ("Practitioner", "Organization")),
+            ("CommunicationRequest.requester.agent", (cr.get("requester") or {}).get("agent"), ("Organization",)),
+        ]))
         binary_ref = ((docref.get("content") or [{}])[0].get("attachment") or {}).get("url")
-        binary = parse_reference(binary_ref)
-        if binary is None or binary.res_type != "Binary":
-            raise DocumentProblem(Reason.CDA_INVALID, "DocumentReference.content[0].attachment.url is not a Binary.")
-        stored_binary = await self.resources.read_any("Binary", binary.id)
+        wanted = [("DocumentReference.content[0].attachment.url", binary_ref, ("Binary",))]
+        if docref.get("authenticator"):
+            wanted.append(("DocumentReference.authenticator", docref["authenticator"], ("Practitioner", "Organization")))
+        if docref.get("custodian"):
+            wanted.append(("DocumentReference.custodian", docref["custodian"], ("Organization",)))
+        stored_binary, *others = await self._get_all(wanted)
+        authenticator = others.pop(0).as_dict() if docref.get("authenticator") else None
+        custodian = others.pop(0).as_dict() if docref.get("custodian") else None
         pdf = await self.blobs.read_all(stored_binary.blob_id)
         replaced_unique_id, set_id, version = await replaced_document(self.resources, docref)
         unique_id = unique_id or unique_id_from_master_identifier(docref) or mint_document_oid(

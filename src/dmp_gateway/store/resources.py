@@ -195,6 +195,21 @@ class PostgresResourceStore:
             raise ResourceNotFound(f"{res_type}/{res_id} is not known")
         return _row(row)
 
+    async def read_many(self, refs: Sequence[tuple[str, str]],
+                        conn: AsyncConnection | None = None) -> dict[tuple[str, str], StoredResource]:
+        """`read_any` of several (type, id) in one round trip; those not found are left out."""
+        if not refs:
+            return {}
+        sql = (f"{_SELECT} r join unnest(%s::text[], %s::text[]) as wanted(t, i)"
+               " on r.res_type = wanted.t and r.id = wanted.i where r.is_current")
+        args = ([t for t, _ in refs], [i for _, i in refs])
+        if conn is None:
+            async with self.pool.connection() as own:
+                rows = await (await own.execute(sql, args)).fetchall()
+        else:
+            rows = await (await conn.execute(sql, args)).fetchall()
+        return {(stored.res_type, stored.id): stored for stored in map(_row, rows)}
+
     async def vread(self, res_type: str, res_id: str, version: int, workspace_id: str) -> StoredResource:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
