@@ -61,7 +61,8 @@ class FhirResourceEffects:
         if cr.get("status") != status:
             cr["status"] = status
             await self.resources.update("CommunicationRequest", cr["id"], delivery.workspace_id, cr,
-                                        index_rows("CommunicationRequest", cr), conn=conn)
+                                        index_rows("CommunicationRequest", cr), conn=conn,
+                                        known_version=stored.version)
         return cr
 
     async def started(self, conn: AsyncConnection, delivery: Delivery) -> None:
@@ -93,4 +94,5 @@ class FhirResourceEffects:
             docref["identifier"] = [i for i in docref.get("identifier") or [] if i.get("system") not in mine] + [
                 {"system": system, "value": value} for system, value in mine.items()]
             await self.resources.update("DocumentReference", docref["id"], delivery.workspace_id, docref,
-                                        index_rows("DocumentReference", docref), conn=conn)
+                                        index_rows("DocumentReference", docref), conn=conn,
+                                        known_version=stored.version)

@@ -88,6 +88,28 @@ select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::j
 #: statement see the same snapshot, so the delete cannot touch the rows inserted beside it).
 _REINSERT = _INSERT.replace("with r as (", "with gone as (delete from fhir_search where res_type = %(t)s and id = %(id)s),\nr as (", 1)
 
+#: A new version when the current one is known: retire it (only if it still is current), drop its index
+#: rows, insert the successor and its index rows, in one statement; counts 1 if it happened, 0 if the
+#: current version was another (the caller then takes the general path).
+_REPLACE_KNOWN = """
+with retired as (
+  update fhir_resource set is_current = false
+  where res_type = %(t)s and id = %(id)s and is_current and workspace_id = %(ws)s and version = %(prev)s
+  returning blob_id
+), gone as (
+  delete from fhir_search where res_type = %(t)s and id = %(id)s and exists (select 1 from retired)
+), r as (
+  insert into fhir_resource (res_type, id, version, workspace_id, last_updated, is_current, blob_id, content)
+  select %(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, blob_id, %(c)s::json from retired
+  returning blob_id
+), indexed as (
+  insert into fhir_search (res_type, id, workspace_id, param, value)
+  select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::json) as e
+  where exists (select 1 from r)
+)
+select blob_id from r
+"""
+
 #: Concurrent updates of one resource queue on its row; each loser re-reads the new current version.
 _UPDATE_RACE_RETRIES = 50
 
@@ -234,12 +256,43 @@ class PostgresResourceStore:
     async def update(
         self, res_type: str, res_id: str, workspace_id: str, content: dict, index: IndexRows, *,
         if_match: int | None = None, on_write: OnWrite | None = None, conn: AsyncConnection | None = None,
+        known_version: int | None = None,
     ) -> StoredResource:
-        """A new current version (FHIR update); `if_match` enforces optimistic locking."""
+        """A new current version (FHIR update); `if_match` enforces optimistic locking.
+
+        `known_version`: the version the caller just read, a hint (not a condition, unlike `if_match`)
+        that makes the update one statement when it is still the current one.
+        """
+        expected = if_match if if_match is not None else known_version
+        if expected is not None and on_write is None:
+            # One statement is its own transaction: no BEGIN/COMMIT needed around it.
+            if conn is not None:
+                stored = await self._replace_known(conn, res_type, res_id, workspace_id, content, index, expected)
+            else:
+                async with self.pool.connection() as single:
+                    stored = await self._replace_known(single, res_type, res_id, workspace_id, content, index,
+                                                       expected)
+            if stored is not None:
+                return stored
         if conn is not None:
             return await self._update(conn, res_type, res_id, workspace_id, content, index, if_match, on_write)
         async with self.transaction() as tx:
             return await self._update(tx, res_type, res_id, workspace_id, content, index, if_match, on_write)
+
+    async def _replace_known(
+        self, conn: AsyncConnection, res_type: str, res_id: str, workspace_id: str, content: dict,
+        index: IndexRows, current: int,
+    ) -> StoredResource | None:
+        now = datetime.now(UTC)
+        body = _stamp(content, res_id, current + 1, now)
+        cur = await conn.execute(_REPLACE_KNOWN, {
+            "t": res_type, "id": res_id, "ws": workspace_id, "prev": current, "v": current + 1, "at": now,
+            "c": body.decode(), "index": orjson.dumps(index).decode(),
+        })
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        return StoredResource(res_type, res_id, current + 1, workspace_id, now, body, row[0])
 
     async def _update(
         self, tx: AsyncConnection, res_type: str, res_id: str, workspace_id: str, content: dict,

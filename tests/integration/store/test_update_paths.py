@@ -1,0 +1,53 @@
+"""An update with the version the caller read is one statement; with a stale one it takes the general
+path, and If-Match still refuses a stale version (store/resources.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dmp_gateway.store.db import open_pool
+from dmp_gateway.store.errors import ResourceNotFound, VersionConflict
+from dmp_gateway.store.migrate import migrate
+from dmp_gateway.store.resources import Criterion, PostgresResourceStore
+
+
+@pytest.fixture
+async def store(database_url):
+    migrate(database_url)
+    pool = await open_pool(database_url, min_size=1, max_size=2)
+    yield PostgresResourceStore(pool)
+    await pool.close()
+
+
+def org(name: str) -> dict:
+    return {"resourceType": "Organization", "name": name}
+
+
+async def _search(store: PostgresResourceStore, name: str) -> list[str]:
+    found, _ = await store.search("Organization", "w", [Criterion("name", "eq", (name,))], 10, 0)
+    return [r.as_dict()["name"] for r in found]
+
+
+@pytest.mark.parametrize("hint", ["current", "stale", "none"])
+async def test_every_update_path_leaves_one_current_version_and_its_index(store, hint):
+    created = await store.create("Organization", "w", org("A"), [("name", "a")])
+    await store.update("Organization", created.id, "w", org("B"), [("name", "b")])  # version 2
+    known = {"current": 2, "stale": 1, "none": None}[hint]
+    stored = await store.update("Organization", created.id, "w", org("C"), [("name", "c")], known_version=known)
+    assert stored.version == 3
+    assert (await store.read("Organization", created.id, "w")).as_dict()["name"] == "C"
+    assert [v.version for v in await store.history("Organization", created.id, "w")] == [3, 2, 1]
+    assert await _search(store, "c") == ["C"] and await _search(store, "b") == []
+
+
+async def test_if_match_is_still_a_condition(store):
+    created = await store.create("Organization", "w", org("A"), [("name", "a")])
+    assert (await store.update("Organization", created.id, "w", org("B"), [("name", "b")], if_match=1)).version == 2
+    with pytest.raises(VersionConflict):
+        await store.update("Organization", created.id, "w", org("C"), [("name", "c")], if_match=1)
+    assert (await store.read("Organization", created.id, "w")).as_dict()["name"] == "B"
+    assert await _search(store, "b") == ["B"]
+    with pytest.raises(ResourceNotFound):
+        await store.update("Organization", "missing", "w", org("C"), [], if_match=1)
+    with pytest.raises(ResourceNotFound):  # another workspace's resource is not found, whatever the hint
+        await store.update("Organization", created.id, "other", org("C"), [], known_version=2)
