@@ -33,15 +33,16 @@ class BlobInfo:
 async def write_blob(
     conn: AsyncConnection, workspace_id: str, content_type: str, chunks: AsyncIterable[bytes], max_bytes: int,
 ) -> BlobInfo:
-    """Store a stream inside the caller's transaction; BlobTooLarge as soon as `max_bytes` is passed."""
+    """Store a stream inside the caller's transaction; BlobTooLarge as soon as `max_bytes` is passed.
+
+    Content that fits in one chunk (most documents) is written with its blob row in one statement;
+    larger content is written chunk by chunk as it arrives, the blob row first and completed last.
+    """
     blob_id = uuid.uuid4()
     digest = hashlib.sha256()
     size = 0
     seq = 0
     pending = bytearray()
-    await conn.execute(
-        "insert into binary_blob (blob_id, workspace_id, content_type, size, sha256) values (%s, %s, %s, 0, '')",
-        (blob_id, workspace_id, content_type))
     async for chunk in chunks:
         size += len(chunk)
         if size > max_bytes:
@@ -49,12 +50,23 @@ async def write_blob(
         digest.update(chunk)
         pending += chunk
         while len(pending) >= CHUNK_SIZE:
+            if seq == 0:
+                await conn.execute("insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
+                                   " values (%s, %s, %s, 0, '')", (blob_id, workspace_id, content_type))
             await _put(conn, blob_id, seq, bytes(pending[:CHUNK_SIZE]))
             del pending[:CHUNK_SIZE]
             seq += 1
-    if pending or seq == 0:
-        await _put(conn, blob_id, seq, bytes(pending))
     info = BlobInfo(blob_id, content_type, size, digest.hexdigest())
+    if seq == 0:
+        await conn.execute(
+            "with blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
+            " values (%(id)s, %(ws)s, %(type)s, %(size)s, %(sha)s))"
+            " insert into binary_chunk (blob_id, seq, data) values (%(id)s, 0, %(data)s)",
+            {"id": blob_id, "ws": workspace_id, "type": content_type, "size": size, "sha": info.sha256,
+             "data": bytes(pending)})
+        return info
+    if pending:
+        await _put(conn, blob_id, seq, bytes(pending))
     await conn.execute("update binary_blob set size = %s, sha256 = %s where blob_id = %s",
                        (info.size, info.sha256, blob_id))
     return info
