@@ -22,6 +22,7 @@ from signxml import SignatureConfiguration, XMLVerifier
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, SignXMLException
 
+from dmp_gateway.dmp.c14n import canonical_digest
 from dmp_gateway.dmp.namespaces import DS, MANIFEST_TYPE, SIGNED_PROPERTIES_TYPE, qname
 from dmp_gateway.dmp_simulator.rejections import AUTHENTICATION_ERROR, INVALID_SIGNATURE, Rejected
 from dmp_gateway.dmp_simulator.trust import TrustStore, UntrustedCertificate, load_der_or_base64, structure_id
@@ -169,12 +170,14 @@ def _digest(reference: etree._Element, document: DocumentBytes, location: str | 
     algorithm = _DIGESTS.get(method.get("Algorithm", "") if method is not None else "")
     if algorithm is None:
         raise _fail("manifest Reference with an unknown DigestMethod", location)
-    data = document.data
+    options = None
     for transform in reference.findall(f"{qname(DS, 'Transforms')}/{qname(DS, 'Transform')}"):
         options = _C14N.get(transform.get("Algorithm", ""))
         if options is None:
             raise _fail(f"unsupported manifest Transform {transform.get('Algorithm')}", location)
         if document.tree is None:
             raise _fail("a C14N transform is declared on a document that is not XML", location)
-        data = etree.tostring(document.tree, method="c14n", **options)
-    return algorithm(data).digest()
+    if options is None:
+        return algorithm(document.data).digest()
+    # The tree was parsed for the checks of this request only, and the manifest check is its last use.
+    return canonical_digest(document.tree, algorithm, restore=False, **options)

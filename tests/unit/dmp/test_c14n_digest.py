@@ -1,5 +1,6 @@
-"""`document_digest` hashes long plain texts beside the C14N of the rest: the digest must be that of
-the canonical whole, whatever the document (xades.py)."""
+"""`canonical_digest` hashes long plain texts beside the C14N of the rest: the digest must be that of
+the canonical whole, whatever the document and the C14N variant, and the tree must come back unchanged
+(dmp/c14n.py; used by the gateway's XAdES signer and the simulator's verifier)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from dmp_gateway.dmp import xades
+from dmp_gateway.dmp import c14n, xades
 from dmp_gateway.dmp.soap import PARSER
 
 
-def reference_digest(document: bytes, algorithm: str) -> str:
-    canonical = etree.tostring(etree.fromstring(document, parser=PARSER), method="c14n", exclusive=False,
-                               with_comments=True)
+def reference_digest(document: bytes, algorithm: str, *, exclusive: bool = False, with_comments: bool = True) -> str:
+    canonical = etree.tostring(etree.fromstring(document, parser=PARSER), method="c14n", exclusive=exclusive,
+                               with_comments=with_comments)
     return base64.b64encode(hashlib.new(algorithm, canonical).digest()).decode()
 
 
@@ -47,14 +48,21 @@ def documents(draw) -> bytes:  # noqa: ANN001
 
 
 @settings(max_examples=300, deadline=None)
-@given(documents(), st.sampled_from(["sha1", "sha256"]), st.integers(1, 200))
-def test_spliced_digest_is_the_digest_of_the_canonical_whole(document, algorithm, threshold):
-    original = xades._SPLICED_TEXT
-    xades._SPLICED_TEXT = threshold  # small documents exercise the splice too
+@given(documents(), st.sampled_from(["sha1", "sha256"]), st.integers(1, 200), st.booleans(), st.booleans())
+def test_spliced_digest_is_the_digest_of_the_canonical_whole(document, algorithm, threshold, exclusive, comments):
+    original = c14n.SPLICED_TEXT
+    c14n.SPLICED_TEXT = threshold  # small documents exercise the splice too
     try:
-        assert xades.document_digest(document, algorithm) == reference_digest(document, algorithm)
+        tree = etree.ElementTree(etree.fromstring(document, parser=PARSER))
+        before = etree.tostring(tree)
+        got = c14n.canonical_digest(tree, c14n.named(algorithm), exclusive=exclusive, with_comments=comments)
+        assert base64.b64encode(got).decode() == reference_digest(document, algorithm, exclusive=exclusive,
+                                                                  with_comments=comments)
+        assert etree.tostring(tree) == before  # the texts are back in place
+        if not exclusive and comments:
+            assert xades.document_digest(document, algorithm) == reference_digest(document, algorithm)
     finally:
-        xades._SPLICED_TEXT = original
+        c14n.SPLICED_TEXT = original
 
 
 def test_a_cda_with_a_base64_pdf_is_spliced_and_matches():
@@ -63,6 +71,5 @@ def test_a_cda_with_a_base64_pdf_is_spliced_and_matches():
     cda = (b'<?xml version="1.0" encoding="UTF-8"?>\n<ClinicalDocument xmlns="urn:hl7-org:v3"><component>'
            b'<nonXMLBody><text mediaType="application/pdf" representation="B64">' + wrapped.encode()
            + b"</text></nonXMLBody></component><!-- end --></ClinicalDocument>")
-    tree = etree.ElementTree(etree.fromstring(cda, parser=PARSER))
-    assert xades._splice_long_texts(tree) is not None
+    assert len(wrapped) > c14n.SPLICED_TEXT  # the real threshold splices a PDF's base64
     assert xades.document_digest(cda, "sha256") == reference_digest(cda, "sha256")
