@@ -25,6 +25,7 @@ import binascii
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+import email.utils
 from email.message import Message
 from urllib.parse import quote, unquote
 
@@ -156,13 +157,13 @@ def parse_message(content_type: str | None, body: bytes) -> ParsedMessage:
     Accepts `multipart/related` (MTOM: the root part is the one named by `start`, else the first)
     and plain `application/soap+xml` / `text/xml` (the body is the envelope). Raises `MtomError`.
     """
-    header = _content_type_header(content_type or SOAP_CONTENT_TYPE)
-    if header.get_content_type() != "multipart/related":
+    media_type, params = _content_type(content_type or SOAP_CONTENT_TYPE)
+    if media_type != "multipart/related":
         return ParsedMessage(envelope=bytes(body))
-    boundary = header.get_param("boundary")
+    boundary = params.get("boundary")
     if not isinstance(boundary, str) or not boundary:
         raise MtomError("multipart/related Content-Type has no boundary parameter")
-    start = header.get_param("start")
+    start = params.get("start")
     start_id = _strip_angles(start) if isinstance(start, str) else None
     parsed = list(_split_parts(body, boundary.encode("latin-1")))
     if not parsed:
@@ -188,10 +189,14 @@ def parse_message(content_type: str | None, body: bytes) -> ParsedMessage:
     return ParsedMessage(envelope=envelope, parts=parts, part_types=types, mtom=True)
 
 
-def _content_type_header(value: str) -> Message:
+def _content_type(value: str) -> tuple[str, dict[str, str]]:
+    """Media type (lower case) and parameters of a Content-Type, parsed once by the email package
+    (each `Message.get_param` parses the whole header again)."""
     message = Message()
     message["Content-Type"] = value
-    return message
+    params = message.get_params() or []
+    return message.get_content_type(), {key.lower(): email.utils.collapse_rfc2231_value(val)
+                                        for key, val in params[1:]}
 
 
 def _strip_angles(value: str) -> str:
