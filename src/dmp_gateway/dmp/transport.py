@@ -4,7 +4,7 @@ Like httpx's `map_httpcore_exceptions`, `map_errors()` translates once, most spe
 `from exc` (notes/style.md §2.5; dmp-interfaces.md §9):
 
     ConnectError / ConnectTimeout / PoolTimeout    → Transient     (nothing was sent)
-      … caused by an SSL error                     → Configuration (certificate / TLS set-up)
+      ConnectError caused by an SSL error          → Configuration (certificate / TLS set-up)
     WriteError / WriteTimeout                      → Transient     (the request did not get through whole)
     ReadTimeout / ReadError / RemoteProtocolError  → OutcomeUnknown (sent; no answer)
     HTTP 502/503/504, 5xx without a SOAP body      → Transient
@@ -36,7 +36,11 @@ def map_errors() -> Iterator[None]:
     """Translate httpx exceptions raised inside the block into `dmp.errors` (see module docstring)."""
     try:
         yield
-    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+    except httpx.ConnectTimeout as exc:
+        # A handshake cut short by the timeout is a slow or silent DMP, not a certificate problem,
+        # even though ssl reports it as an SSLError (SSLWantReadError) on the way.
+        raise Transient(f"cannot reach the DMP in time: {exc or 'connect timeout'}", code="CONNECT") from exc
+    except httpx.ConnectError as exc:
         if _is_tls_problem(exc):
             raise Configuration(f"TLS handshake with the DMP failed: {exc}", code="CERTIFICATE_ERROR") from exc
         raise Transient(f"cannot reach the DMP: {exc}", code="CONNECT") from exc
@@ -51,7 +55,8 @@ def map_errors() -> Iterator[None]:
 def _is_tls_problem(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, ssl.SSLError) and not isinstance(seen, ssl.SSLEOFError):
+        if isinstance(seen, ssl.SSLError) and not isinstance(
+                seen, (ssl.SSLEOFError, ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLZeroReturnError)):
             return True
         if "CERTIFICATE_VERIFY_FAILED" in str(seen) or "SSLV3_ALERT" in str(seen) or "TLSV1_ALERT" in str(seen):
             return True

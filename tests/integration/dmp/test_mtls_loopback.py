@@ -18,7 +18,7 @@ from lxml import etree
 from dmp_gateway.config import Settings
 from dmp_gateway.dmp import namespaces as ns
 from dmp_gateway.dmp.devcerts import generate
-from dmp_gateway.dmp.errors import Configuration
+from dmp_gateway.dmp.errors import Configuration, OutcomeUnknown, Transient
 from dmp_gateway.dmp.mtom import parse_message
 from dmp_gateway.dmp.soap import build_envelope, build_fault, parse_envelope, serialize
 from dmp_gateway.dmp.vihf import VihfError, verify_vihf
@@ -62,26 +62,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-async def tls_registry(tmp_path):
-    paths = generate(tmp_path / "certs")
-    seen: list[str] = []
-    port = _free_port()
+async def _serve_tls(app, paths, port: int) -> uvicorn.Server:  # noqa: ANN001
     config = uvicorn.Config(
-        registry_app(str(paths.ca_cert), seen), host="127.0.0.1", port=port, log_level="warning", lifespan="off",
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
         ssl_certfile=str(paths.server_cert), ssl_keyfile=str(paths.server_key), ssl_ca_certs=str(paths.ca_cert),
         ssl_cert_reqs=ssl.CERT_REQUIRED,
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    server.task = asyncio.create_task(server.serve())
     for _ in range(500):  # wait for the listening socket (bounded: 5 s)
         if server.started:
             break
         await asyncio.sleep(0.01)
     assert server.started
+    return server
+
+
+@pytest.fixture
+async def tls_registry(tmp_path):
+    paths = generate(tmp_path / "certs")
+    seen: list[str] = []
+    port = _free_port()
+    server = await _serve_tls(registry_app(str(paths.ca_cert), seen), paths, port)
     yield paths, f"https://127.0.0.1:{port}/si-dmp-server/v2/services", seen
     server.should_exit = True
-    await task
+    await server.task
 
 
 async def test_find_over_mutual_tls(tls_registry, tmp_path):
@@ -104,3 +109,69 @@ async def test_server_certificate_from_another_ca_is_a_configuration_error(tls_r
     finally:
         await dmp.aclose()
     assert caught.value.code == "CERTIFICATE_ERROR" and seen == []
+
+
+async def test_a_handshake_that_never_ends_is_transient_within_the_connect_timeout(tmp_path):
+    """The wired connector sends to httpx's transports directly (transport.ClientShards): the configured
+    timeouts must still apply, and httpx's errors still map to the delivery's error kinds. A TLS
+    handshake cut short by the timeout is a slow DMP (retried), not a certificate problem."""
+    paths = generate(tmp_path / "certs")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # the kernel accepts; nobody ever answers the TLS ClientHello
+    try:
+        settings = Settings(data_dir=tmp_path, certs_dir=paths.directory, dmp_connect_timeout=0.3,
+                            dmp_base_url=f"https://127.0.0.1:{silent.getsockname()[1]}/dmp")
+        dmp = soap_dmp_from_settings(settings)
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(Transient) as caught:
+                await dmp.find(INS, "1.2.250.1.999.1.1.4.1")
+            assert asyncio.get_running_loop().time() - started < 5
+        finally:
+            await dmp.aclose()
+    finally:
+        silent.close()
+    assert caught.value.code == "CONNECT" and not isinstance(caught.value, OutcomeUnknown)
+
+
+async def test_a_request_sent_and_never_answered_is_an_unknown_outcome_after_the_read_timeout(tmp_path):
+    paths = generate(tmp_path / "certs")
+
+    async def silent_app(scope, receive, send):  # noqa: ANN001, ANN202 - reads the request, never answers
+        if scope["type"] == "http":
+            while (await receive()).get("more_body"):
+                pass
+            await asyncio.sleep(30)
+
+    port = _free_port()
+    server = await _serve_tls(silent_app, paths, port)
+    try:
+        settings = Settings(data_dir=tmp_path, certs_dir=paths.directory, dmp_read_timeout=0.5,
+                            dmp_base_url=f"https://127.0.0.1:{port}/dmp")
+        dmp = soap_dmp_from_settings(settings)
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(OutcomeUnknown) as caught:
+                await dmp.find(INS, "1.2.250.1.999.1.1.4.1")
+            assert asyncio.get_running_loop().time() - started < 5
+        finally:
+            await dmp.aclose()
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await server.task
+    assert caught.value.code == "NO_ANSWER"
+
+
+async def test_a_refused_connection_is_transient(tmp_path):
+    paths = generate(tmp_path / "certs")
+    settings = Settings(data_dir=tmp_path, certs_dir=paths.directory,
+                        dmp_base_url=f"https://127.0.0.1:{_free_port()}/dmp")
+    dmp = soap_dmp_from_settings(settings)
+    try:
+        with pytest.raises(Transient) as caught:
+            await dmp.find(INS, "1.2.250.1.999.1.1.4.1")
+    finally:
+        await dmp.aclose()
+    assert caught.value.code == "CONNECT" and not isinstance(caught.value, OutcomeUnknown)
