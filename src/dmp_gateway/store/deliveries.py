@@ -83,12 +83,19 @@ class PostgresDeliveryStore:
         """A new CommunicationRequest's delivery, inside the transaction that stores the request."""
         event = Event.CREATED_IMMEDIATE if immediate else Event.CREATED_NEEDS_VALIDATION
         state = next_state(State.RECEIVED, event)
+        # The row and its first two timeline events in one statement, the events in order (the
+        # timeline is read by id).
         await conn.execute(
-            "insert into delivery (request_id, workspace_id, patient_id, document_reference_id, state, immediate)"
-            " values (%s, %s, %s, %s, %s, %s)",
-            (request_id, workspace_id, patient_id, document_reference_id, state.value, immediate))
-        await self._event(conn, request_id, State.RECEIVED.value, "ok", {"immediate": immediate})
-        await self._event(conn, request_id, state.value, "ok", {})
+            "with created as (insert into delivery (request_id, workspace_id, patient_id, document_reference_id,"
+            "  state, immediate) values (%(id)s, %(ws)s, %(patient)s, %(docref)s, %(state)s, %(immediate)s)"
+            "  returning request_id)"
+            " insert into delivery_event (request_id, step, outcome, details)"
+            " select created.request_id, e.step, 'ok', e.details::jsonb"
+            " from created, unnest(%(steps)s::text[], %(details)s::text[]) with ordinality as e(step, details, n)"
+            " order by e.n",
+            {"id": request_id, "ws": workspace_id, "patient": patient_id, "docref": document_reference_id,
+             "state": state.value, "immediate": immediate, "steps": [State.RECEIVED.value, state.value],
+             "details": [orjson.dumps({"immediate": immediate}).decode(), "{}"]})
         if state is State.QUEUED:
             await enqueue(conn, request_id, patient_lock(workspace_id, patient_id))
 
