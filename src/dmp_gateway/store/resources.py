@@ -89,8 +89,8 @@ select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::j
 _REINSERT = _INSERT.replace("with r as (", "with gone as (delete from fhir_search where res_type = %(t)s and id = %(id)s),\nr as (", 1)
 
 #: A new version when the current one is known: retire it (only if it still is current), drop its index
-#: rows, insert the successor and its index rows, in one statement; counts 1 if it happened, 0 if the
-#: current version was another (the caller then takes the general path).
+#: rows, insert the successor and its index rows, in one statement; returns the new row's blob_id if it
+#: happened, no row if the current version was another (the caller then takes the general path).
 _REPLACE_KNOWN = """
 with retired as (
   update fhir_resource set is_current = false
