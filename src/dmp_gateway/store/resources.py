@@ -74,14 +74,18 @@ def _stamp(content: dict, res_id: str, version: int, when: datetime) -> bytes:
     return orjson.dumps(body)
 
 
-_INSERT = """
+#: The resource row and its index rows, the parts every write statement below shares.
+_RESOURCE_INTO = "insert into fhir_resource (res_type, id, version, workspace_id, last_updated, is_current, blob_id, content)"
+_INDEX_ROWS = """insert into fhir_search (res_type, id, workspace_id, param, value)
+select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::json) as e"""
+
+_INSERT = f"""
 with r as (
-  insert into fhir_resource (res_type, id, version, workspace_id, last_updated, is_current, blob_id, content)
+  {_RESOURCE_INTO}
   values (%(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, %(blob)s, %(c)s::json)
   returning 1
 )
-insert into fhir_search (res_type, id, workspace_id, param, value)
-select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::json) as e
+{_INDEX_ROWS}
 """
 
 #: The same for a new version: the old index rows go in the same statement (all parts of one
@@ -91,7 +95,7 @@ _REINSERT = _INSERT.replace("with r as (", "with gone as (delete from fhir_searc
 #: A new version when the current one is known: retire it (only if it still is current), drop its index
 #: rows, insert the successor and its index rows, in one statement; returns the new row's blob_id if it
 #: happened, no row if the current version was another (the caller then takes the general path).
-_REPLACE_KNOWN = """
+_REPLACE_KNOWN = f"""
 with retired as (
   update fhir_resource set is_current = false
   where res_type = %(t)s and id = %(id)s and is_current and workspace_id = %(ws)s and version = %(prev)s
@@ -99,12 +103,11 @@ with retired as (
 ), gone as (
   delete from fhir_search where res_type = %(t)s and id = %(id)s and exists (select 1 from retired)
 ), r as (
-  insert into fhir_resource (res_type, id, version, workspace_id, last_updated, is_current, blob_id, content)
+  {_RESOURCE_INTO}
   select %(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, blob_id, %(c)s::json from retired
   returning blob_id
 ), indexed as (
-  insert into fhir_search (res_type, id, workspace_id, param, value)
-  select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::json) as e
+  {_INDEX_ROWS}
   where exists (select 1 from r)
 )
 select blob_id from r
@@ -127,6 +130,15 @@ class PostgresResourceStore:
         self.pool = pool
 
     @asynccontextmanager
+    async def _connection(self, conn: AsyncConnection | None) -> AsyncIterator[AsyncConnection]:
+        """The caller's connection (inside its transaction) or one from the pool for a single statement."""
+        if conn is not None:
+            yield conn
+        else:
+            async with self.pool.connection() as own:
+                yield own
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """A connection inside one transaction, for writes that must land together."""
         async with self.pool.connection() as conn, conn.transaction():
@@ -142,13 +154,11 @@ class PostgresResourceStore:
         `on_write` runs in the same transaction (the delivery enqueues its job there).
         """
         res_id = res_id or str(uuid.uuid4())
-        if conn is not None:
-            return await self._insert(conn, res_type, res_id, 1, workspace_id, content, index, blob_id, on_write)
-        if on_write is None:
-            # _INSERT is one statement (resource and index rows), so on an autocommit connection it is its
-            # own transaction: one round trip instead of BEGIN, INSERT, COMMIT, and the same durability.
-            async with self.pool.connection() as single:
-                return await self._insert(single, res_type, res_id, 1, workspace_id, content, index, blob_id, None)
+        if conn is not None or on_write is None:
+            # In the caller's transaction; or alone: _INSERT is one statement (resource and index rows), so on an
+            # autocommit connection it is its own transaction, one round trip instead of BEGIN, INSERT, COMMIT.
+            async with self._connection(conn) as c:
+                return await self._insert(c, res_type, res_id, 1, workspace_id, content, index, blob_id, on_write)
         async with self.transaction() as tx:
             return await self._insert(tx, res_type, res_id, 1, workspace_id, content, index, blob_id, on_write)
 
@@ -207,12 +217,9 @@ class PostgresResourceStore:
 
     async def read_any(self, res_type: str, res_id: str, conn: AsyncConnection | None = None) -> StoredResource:
         """The current version whatever its workspace: for the gateway's own work (delivery), never for clients."""
-        sql = f"{_SELECT} where res_type = %s and id = %s and is_current"
-        if conn is None:
-            async with self.pool.connection() as own:
-                row = await (await own.execute(sql, (res_type, res_id))).fetchone()
-        else:
-            row = await (await conn.execute(sql, (res_type, res_id))).fetchone()
+        async with self._connection(conn) as c:
+            cur = await c.execute(f"{_SELECT} where res_type = %s and id = %s and is_current", (res_type, res_id))
+            row = await cur.fetchone()
         if row is None:
             raise ResourceNotFound(f"{res_type}/{res_id} is not known")
         return _row(row)
@@ -224,12 +231,8 @@ class PostgresResourceStore:
             return {}
         sql = (f"{_SELECT} r join unnest(%s::text[], %s::text[]) as wanted(t, i)"
                " on r.res_type = wanted.t and r.id = wanted.i where r.is_current")
-        args = ([t for t, _ in refs], [i for _, i in refs])
-        if conn is None:
-            async with self.pool.connection() as own:
-                rows = await (await own.execute(sql, args)).fetchall()
-        else:
-            rows = await (await conn.execute(sql, args)).fetchall()
+        async with self._connection(conn) as c:
+            rows = await (await c.execute(sql, ([t for t, _ in refs], [i for _, i in refs]))).fetchall()
         return {(stored.res_type, stored.id): stored for stored in map(_row, rows)}
 
     async def vread(self, res_type: str, res_id: str, version: int, workspace_id: str) -> StoredResource:
@@ -266,12 +269,8 @@ class PostgresResourceStore:
         expected = if_match if if_match is not None else known_version
         if expected is not None and on_write is None:
             # One statement is its own transaction: no BEGIN/COMMIT needed around it.
-            if conn is not None:
-                stored = await self._replace_known(conn, res_type, res_id, workspace_id, content, index, expected)
-            else:
-                async with self.pool.connection() as single:
-                    stored = await self._replace_known(single, res_type, res_id, workspace_id, content, index,
-                                                       expected)
+            async with self._connection(conn) as c:
+                stored = await self._replace_known(c, res_type, res_id, workspace_id, content, index, expected)
             if stored is not None:
                 return stored
         if conn is not None:
