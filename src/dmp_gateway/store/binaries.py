@@ -58,18 +58,30 @@ async def write_blob(
             seq += 1
     info = BlobInfo(blob_id, content_type, size, digest.hexdigest())
     if seq == 0:
-        await conn.execute(
-            "with blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
-            " values (%(id)s, %(ws)s, %(type)s, %(size)s, %(sha)s))"
-            " insert into binary_chunk (blob_id, seq, data) values (%(id)s, 0, %(data)s)",
-            {"id": blob_id, "ws": workspace_id, "type": content_type, "size": size, "sha": info.sha256,
-             "data": bytes(pending)})
+        ctes, params = whole_blob_ctes("owner", blob_id, content_type, bytes(pending), info.sha256)
+        await conn.execute(f"with owner as (select %s::text as workspace_id), {ctes} select 1", (workspace_id, *params))
         return info
     if pending:
         await _put(conn, blob_id, seq, bytes(pending))
     await conn.execute("update binary_blob set size = %s, sha256 = %s where blob_id = %s",
                        (info.size, info.sha256, blob_id))
     return info
+
+
+def whole_blob_ctes(owner: str, blob_id: uuid.UUID, content_type: str, data: bytes,
+                    sha256: str | None = None) -> tuple[str, tuple]:
+    """Two CTEs, `blob` and `chunks`, storing content already in memory, and their parameters (in order).
+
+    The blob's workspace is the `workspace_id` column of `owner`, a FROM item of the same statement (one
+    row), so the caller decides when anything is written: nothing is when `owner` is empty.
+    """
+    chunks = [data[i:i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE)] or [b""]
+    sql = ("blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
+           f"  select %s, workspace_id, %s, %s, %s from {owner} returning blob_id),"
+           " chunks as (insert into binary_chunk (blob_id, seq, data)"
+           # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
+           "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%b::bytea[]) with ordinality as c(data, seq))")
+    return sql, (blob_id, content_type, len(data), sha256 or hashlib.sha256(data).hexdigest(), chunks)
 
 
 async def _put(conn: AsyncConnection, blob_id: uuid.UUID, seq: int, data: bytes) -> None:

@@ -25,7 +25,7 @@ from dmp_gateway.delivery.model import BuiltDocument, Delivery, Outcome, Reason,
 from dmp_gateway.delivery.states import Event, IllegalTransition, State, next_state, sources_of, target_of
 from dmp_gateway.ins import Ins
 from dmp_gateway.store import statistics
-from dmp_gateway.store.binaries import CHUNK_SIZE, BlobReader
+from dmp_gateway.store.binaries import BlobReader, whole_blob_ctes
 from dmp_gateway.store.errors import ResourceNotFound, StoredDocumentDamaged
 
 QUEUE = "delivery"
@@ -171,14 +171,8 @@ class PostgresDeliveryStore:
                            cda_pdf_blob_id=uuid.UUID(layout.ref))
         else:
             blob_id = uuid.uuid4()
-            # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
-            chunks = [cda[i:i + CHUNK_SIZE] for i in range(0, len(cda), CHUNK_SIZE)] or [b""]
-            also = (
-                ", blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
-                "  select %s, workspace_id, 'application/xml', %s, %s from moved returning blob_id),"
-                " chunks as (insert into binary_chunk (blob_id, seq, data)"
-                "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%b::bytea[]) with ordinality as c(data, seq))",
-                (blob_id, len(cda), hashlib.sha256(cda).hexdigest(), chunks))
+            ctes, params = whole_blob_ctes("moved", blob_id, "application/xml", cda)
+            also = (f", {ctes}", params)
             columns["cda_blob_id"] = blob_id
         async with self.pool.connection() as conn:
             return await self._move(conn, request_id, Event.CDA_BUILT, "ok", details, also=also, **columns)
