@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,7 +29,7 @@ TASK = "dmp_gateway.deliver"
 STALLED_AFTER_SECONDS = 30.0
 #: Heartbeats per stalled period: a live worker whose event loop is briefly busy is never taken for dead.
 HEARTBEATS_PER_STALLED_PERIOD = 6
-#: How often a worker checks that the job table's planner statistics still match its size.
+#: How often a worker checks that the planner's statistics still match the sizes of the hot tables.
 STATISTICS_EVERY_SECONDS = 2.0
 
 
@@ -65,6 +66,17 @@ def make_app(ports: DeliveryPorts) -> procrastinate.App:
     return app
 
 
+async def _every(seconds: float, step: Callable[[], Awaitable[None]], failed: str) -> None:
+    """Forever: run `step`, then wait `seconds`. A failing step is logged and tried again next time: these
+    are the worker's maintenance tasks, and none of them may stop it."""
+    while True:
+        try:
+            await step()
+        except Exception:  # noqa: BLE001 - logged with its traceback; the next round retries
+            log.exception(failed)
+        await asyncio.sleep(seconds)
+
+
 async def recover_stalled_jobs(app: procrastinate.App, *, stalled_after: float = STALLED_AFTER_SECONDS,
                                every: float | None = None, store: DeliveryStore | None = None) -> None:
     """Forever: re-queue the jobs of workers that stopped sending heartbeats (killed, crashed).
@@ -72,21 +84,19 @@ async def recover_stalled_jobs(app: procrastinate.App, *, stalled_after: float =
     Sweeps every `every` seconds (default: a third of `stalled_after`, at most 10 s), so a dead
     worker's jobs wait at most about `stalled_after` + `every` before running again.
     """
-    every = every if every is not None else min(10.0, stalled_after / 3)
-    while True:
-        try:
-            stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
-            for job in stalled:
-                log.warning("re-queueing job %s of a stalled worker", job.id)
-                await app.job_manager.retry_job(job)
-            await app.job_manager.prune_stalled_workers(seconds_since_heartbeat=stalled_after)
-            if store is not None:
-                # Last safety net: a delivery that needs a job and has none is enqueued again.
-                for request_id in await store.requeue_orphans(older_than_seconds=max(60.0, 2 * stalled_after)):
-                    log.warning("re-enqueued CommunicationRequest/%s, which had no pending job", request_id)
-        except Exception:  # noqa: BLE001 - a failed sweep must not stop the worker; the next one retries
-            log.exception("stalled-job sweep failed")
-        await asyncio.sleep(every)
+
+    async def sweep() -> None:
+        stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after)
+        for job in stalled:
+            log.warning("re-queueing job %s of a stalled worker", job.id)
+            await app.job_manager.retry_job(job)
+        await app.job_manager.prune_stalled_workers(seconds_since_heartbeat=stalled_after)
+        if store is not None:
+            # Last safety net: a delivery that needs a job and has none is enqueued again.
+            for request_id in await store.requeue_orphans(older_than_seconds=max(60.0, 2 * stalled_after)):
+                log.warning("re-enqueued CommunicationRequest/%s, which had no pending job", request_id)
+
+    await _every(every if every is not None else min(10.0, stalled_after / 3), sweep, "stalled-job sweep failed")
 
 
 async def keep_planner_statistics(store: DeliveryStore, every: float = STATISTICS_EVERY_SECONDS) -> None:
@@ -96,13 +106,12 @@ async def keep_planner_statistics(store: DeliveryStore, every: float = STATISTIC
     made for an empty table, each fetch walking every waiting job, and lookups by id keep plans made
     for a few rows (store/statistics.py).
     """
-    while True:
-        try:
-            if refreshed := await store.refresh_planner_statistics():
-                log.debug("planner statistics refreshed", extra={"tables": refreshed})
-        except Exception:  # noqa: BLE001 - an optimisation: a failure is logged and retried, never fatal
-            log.exception("planner statistics refresh failed")
-        await asyncio.sleep(every)
+
+    async def refresh() -> None:
+        if refreshed := await store.refresh_planner_statistics():
+            log.debug("planner statistics refreshed", extra={"tables": refreshed})
+
+    await _every(every, refresh, "planner statistics refresh failed")
 
 
 async def run_worker(app: procrastinate.App, pool: AsyncConnectionPool, *, concurrency: int,
