@@ -4,8 +4,8 @@ Every call carries a VIHF signed for its patient; one signed VIHF serves every c
 for `ConnectorConfig.vihf_reuse_seconds` (a delivery's TD0.2 and ITI-41 share one signature instead of
 paying two). ITI-41 goes as MTOM with a XAdES-signed submission set.
 Errors leave as `dmp.errors` only (translated in transport.py, iti41.py, td02.py). The HTTP client is
-injected (`httpx.AsyncClient`, real TLS in production, MockTransport/ASGITransport in tests), so no
-socket is opened here. Build one from settings with `dmp.wiring.soap_dmp_from_settings`.
+injected (`transport.ClientShards` over mTLS in production; an `httpx.AsyncClient` on MockTransport or
+ASGITransport in tests), so no socket is opened here. Build one from settings with `dmp.wiring.soap_dmp_from_settings`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ from dmp_gateway.serving import GracefulServer, settle_heap
 from dmp_gateway.dmp_simulator.config import SimulatorConfig, TlsFiles
 
 
-
 def server_ssl_context(tls: TlsFiles) -> ssl.SSLContext:
     """Server context: our certificate, client certificates required and checked against the CA bundle."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(tls.client_ca_file))

@@ -283,7 +283,6 @@ for _type, _params in SEARCH_PARAMS.items():
         _params.update({p.name: p for p in _COMMON})
 
 
-
 def index_rows(resource_type: str, resource: dict) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for param in SEARCH_PARAMS.get(resource_type, {}).values():
