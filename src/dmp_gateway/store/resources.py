@@ -113,6 +113,9 @@ with retired as (
 select blob_id from r
 """
 
+#: The largest `fhir_resource.version` (a PostgreSQL integer).
+_MAX_VERSION = 2**31 - 1
+
 #: Concurrent updates of one resource queue on its row; each loser re-reads the new current version.
 _UPDATE_RACE_RETRIES = 50
 
@@ -267,7 +270,8 @@ class PostgresResourceStore:
         that makes the update one statement when it is still the current one.
         """
         expected = if_match if if_match is not None else known_version
-        if expected is not None and on_write is None:
+        # `version` is an SQL integer: a larger If-Match (a client's) matches no row and must not reach SQL.
+        if expected is not None and 0 < expected <= _MAX_VERSION and on_write is None:
             # One statement is its own transaction: no BEGIN/COMMIT needed around it.
             async with self._connection(conn) as c:
                 stored = await self._replace_known(c, res_type, res_id, workspace_id, content, index, expected)

@@ -47,6 +47,8 @@ async def test_if_match_is_still_a_condition(store):
         await store.update("Organization", created.id, "w", org("C"), [("name", "c")], if_match=1)
     assert (await store.read("Organization", created.id, "w")).as_dict()["name"] == "B"
     assert await _search(store, "b") == ["B"]
+    with pytest.raises(VersionConflict):  # beyond an SQL integer: a conflict, not a database error
+        await store.update("Organization", created.id, "w", org("C"), [("name", "c")], if_match=2**40)
     with pytest.raises(ResourceNotFound):
         await store.update("Organization", "missing", "w", org("C"), [], if_match=1)
     with pytest.raises(ResourceNotFound):  # another workspace's resource is not found, whatever the hint
