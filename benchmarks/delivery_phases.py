@@ -83,6 +83,9 @@ async def run(args: argparse.Namespace) -> dict:
 
         services = await open_services(stack.settings, stack.database_url)
         ports = delivery_ports(services)
+        # The stopped worker is what keeps the planner's statistics in step with the tables the posts
+        # just grew; without it every lookup would run on plans made for empty tables.
+        await ports.store.refresh_planner_statistics()
         clock = PhaseClock()
         clock.wrap(ports.store, ("get", "transition", "load_document", "save_document", "finish"), "store")
         clock.wrap(ports.documents, ("patient_ins", "build"), "documents")

@@ -20,6 +20,7 @@ import itertools
 import ssl
 from collections.abc import Iterator, Sequence
 
+import httpcore
 import httpx
 
 from dmp_gateway.dmp.errors import Configuration, OutcomeUnknown, Permanent, Transient
@@ -33,22 +34,26 @@ _TRANSIENT_STATUSES = frozenset({502, 503, 504})
 
 @contextlib.contextmanager
 def map_errors() -> Iterator[None]:
-    """Translate httpx exceptions raised inside the block into `dmp.errors` (see module docstring)."""
+    """Translate httpx and httpcore exceptions raised inside the block into `dmp.errors` (module docstring).
+
+    The two trees have the same shape: httpx's when a caller injected an `httpx.AsyncClient` (tests,
+    MockTransport), httpcore's from `ClientShards`, which talks to httpcore's pools directly."""
     try:
         yield
-    except httpx.ConnectTimeout as exc:
+    except (httpx.ConnectTimeout, httpcore.ConnectTimeout) as exc:
         # A handshake cut short by the timeout is a slow or silent DMP, not a certificate problem,
         # even though ssl reports it as an SSLError (SSLWantReadError) on the way.
         raise Transient(f"cannot reach the DMP in time: {exc or 'connect timeout'}", code="CONNECT") from exc
-    except httpx.ConnectError as exc:
+    except (httpx.ConnectError, httpcore.ConnectError) as exc:
         if _is_tls_problem(exc):
             raise Configuration(f"TLS handshake with the DMP failed: {exc}", code="CERTIFICATE_ERROR") from exc
         raise Transient(f"cannot reach the DMP: {exc}", code="CONNECT") from exc
-    except httpx.PoolTimeout as exc:
+    except (httpx.PoolTimeout, httpcore.PoolTimeout) as exc:
         raise Transient("no free connection to the DMP", code="POOL_TIMEOUT") from exc
-    except (httpx.WriteError, httpx.WriteTimeout) as exc:
+    except (httpx.WriteError, httpx.WriteTimeout, httpcore.WriteError, httpcore.WriteTimeout) as exc:
         raise Transient(f"the request could not be sent whole: {exc}", code="WRITE") from exc
-    except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError) as exc:
+    except (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError,
+            httpcore.ReadTimeout, httpcore.ReadError, httpcore.RemoteProtocolError) as exc:
         raise OutcomeUnknown(f"no answer from the DMP after sending: {type(exc).__name__}", code="NO_ANSWER") from exc
 
 
@@ -65,37 +70,44 @@ def _is_tls_problem(exc: BaseException) -> bool:
 
 
 class ClientShards:
-    """Several httpx connection pools (`httpx.AsyncHTTPTransport`) used in turn, requests sent straight to them.
+    """Several httpcore connection pools used in turn, requests sent straight to them.
 
     httpcore matches waiting requests to connections by walking both lists on every request event:
     with 64 requests in flight on one pool, that walk was 12 % of a worker's CPU when the DMP answered
     slowly (py-spy, end_to_end.py with 500 ms of latency). Pools of a few connections each keep it short.
 
-    Requests skip `httpx.AsyncClient`: its layers (URL merging, cookies, the auth and redirect flows,
-    event hooks) were a third of each DMP exchange's CPU (yappi, delivery_phases.py) and a SOAP call
-    uses none of them. Transport errors are httpx's own, as `map_errors` expects.
-    Offers the two methods `SoapTransport` and `SoapDmp` use: `post` and `aclose`.
+    Requests skip httpx's client and transport: their layers (URL merging, cookies, the auth and
+    redirect flows, event hooks, the request and response models) were a third of each DMP exchange's
+    CPU (yappi, delivery_phases.py) and a SOAP call uses none of them. The pools are httpcore's
+    (`network.AsyncioBackend` under them in production); errors stay httpcore's, as `map_errors`
+    expects. Offers the two methods `SoapTransport` and `SoapDmp` use: `post` and `aclose`.
     """
 
-    def __init__(self, transports: Sequence[httpx.AsyncBaseTransport], timeout: httpx.Timeout | None = None) -> None:
-        if not transports:
-            raise ValueError("ClientShards needs at least one transport")
-        self.transports = tuple(transports)
+    def __init__(self, pools: Sequence[httpcore.AsyncConnectionPool], timeout: httpx.Timeout | None = None) -> None:
+        if not pools:
+            raise ValueError("ClientShards needs at least one connection pool")
+        self.pools = tuple(pools)
         self._timeout = (timeout or httpx.Timeout(30.0)).as_dict()
-        self._turn = itertools.cycle(self.transports)
+        self._turn = itertools.cycle(self.pools)
 
     async def post(self, url: str, *, content: bytes, headers: dict[str, str]) -> httpx.Response:
-        request = httpx.Request("POST", url, content=content, headers=headers, extensions={"timeout": self._timeout})
+        target = httpcore.URL(url)
+        # What httpx's Request would add: h11 refuses a request without Host, and a body needs its length.
+        sent = [(b"Host", target.host if target.port is None else b"%s:%d" % (target.host, target.port)),
+                (b"Content-Length", str(len(content)).encode()),
+                *((name.encode(), value.encode()) for name, value in headers.items())]
+        request = httpcore.Request(b"POST", target, headers=sent, content=content,
+                                   extensions={"timeout": self._timeout})
         response = await next(self._turn).handle_async_request(request)
         try:
-            await response.aread()
+            body = await response.aread()
         finally:
             await response.aclose()
-        return response
+        return httpx.Response(response.status, headers=response.headers, content=body)
 
     async def aclose(self) -> None:
-        for transport in self.transports:
-            await transport.aclose()
+        for pool in self.pools:
+            await pool.aclose()
 
 
 class SoapTransport:

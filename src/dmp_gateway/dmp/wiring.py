@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+import httpcore
 import httpx
 
 from dmp_gateway.config import Settings
@@ -16,13 +17,16 @@ from dmp_gateway.dmp import devcerts
 from dmp_gateway.dmp.certs import CertPaths, client_ssl_context, load_signing_identity
 from dmp_gateway.dmp.client import ConnectorConfig, SoapDmp
 from dmp_gateway.dmp.errors import Configuration
+from dmp_gateway.dmp.network import AsyncioBackend
 from dmp_gateway.dmp.transport import ClientShards
 from dmp_gateway.dmp.vihf import VihfProfile
 
 log = logging.getLogger(__name__)
 
-#: Kept-alive DMP connections per httpx pool (transport.ClientShards).
+#: Kept-alive DMP connections per httpcore pool (transport.ClientShards).
 _CONNECTIONS_PER_SHARD = 8
+#: An idle DMP connection is closed after this long (httpx's default).
+_KEEPALIVE_SECONDS = 5.0
 
 
 def connector_config(settings: Settings, structure_id: str) -> ConnectorConfig:
@@ -57,16 +61,17 @@ def soap_dmp_from_settings(settings: Settings) -> SoapDmp:
     # One kept-alive connection per job in flight: with fewer, jobs waiting on a slow DMP paid a new
     # mutual-TLS handshake per request (CPU on both sides). Spread over small pools (ClientShards).
     shards = max(1, -(-settings.worker_concurrency // _CONNECTIONS_PER_SHARD))
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=_CONNECTIONS_PER_SHARD)
     if settings.dmp_base_url.startswith("http://"):
         log.warning("DMP base URL uses plain http: no TLS, no client certificate (local testing only)")
-        options: dict = {}
+        context = None
     elif settings.dmp_base_url.startswith("https://"):
-        options = {"verify": client_ssl_context(paths)}
+        context = client_ssl_context(paths)
     else:
         raise Configuration(f"DMPGW_DMP_BASE_URL must be http(s)://, got {settings.dmp_base_url!r}")
-    transports = [httpx.AsyncHTTPTransport(limits=limits, **options) for _ in range(shards)]
-    return SoapDmp(client=ClientShards(transports, timeout), config=connector_config(settings, structure_id),
+    backend = AsyncioBackend()
+    pools = [httpcore.AsyncConnectionPool(ssl_context=context, max_keepalive_connections=_CONNECTIONS_PER_SHARD,
+                                          keepalive_expiry=_KEEPALIVE_SECONDS, network_backend=backend) for _ in range(shards)]
+    return SoapDmp(client=ClientShards(pools, timeout), config=connector_config(settings, structure_id),
                    signer=signer)
 
 

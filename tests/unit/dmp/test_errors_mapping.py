@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ssl
 
+import httpcore
 import httpx
 import pytest
 from lxml import etree
@@ -174,10 +175,14 @@ async def test_client_shards_take_turns_and_close_together():
 
     closed: list[int] = []
 
-    class Answering(httpx.MockTransport):
+    class Answering:  # a connection pool's two methods, as httpcore.AsyncConnectionPool has them
         def __init__(self, n: int) -> None:
-            super().__init__(lambda request: seen.append(n) or httpx.Response(200, content=b"<ok/>"))
             self.n = n
+
+        async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+            seen.append(self.n)
+            assert dict(request.headers)[b"Host"] == b"dmp.test" and dict(request.headers)[b"Content-Length"] == b"0"
+            return httpcore.Response(200, headers=[(b"Content-Type", b"text/xml")], content=b"<ok/>")
 
         async def aclose(self) -> None:
             closed.append(self.n)
@@ -186,6 +191,7 @@ async def test_client_shards_take_turns_and_close_together():
     for _ in range(6):
         response = await shards.post("https://dmp.test/x", content=b"", headers={})
         assert (response.status_code, response.content) == (200, b"<ok/>")  # read whole before returning
+        assert response.headers["content-type"] == "text/xml"
     assert seen == [0, 1, 2, 0, 1, 2]
     await shards.aclose()
     assert closed == [0, 1, 2]
