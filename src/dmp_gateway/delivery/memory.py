@@ -49,6 +49,10 @@ class InMemoryDeliveryStore:
     async def get(self, request_id: str) -> Delivery:
         return self.deliveries[request_id]
 
+    async def start(self, request_id: str) -> Delivery:
+        attempt = self.deliveries[request_id].attempts + 1
+        return self._move(request_id, Event.START, "ok", {"attempt": attempt}, attempts=attempt)
+
     async def transition(self, request_id: str, event: Event, *, details: dict | None = None,
                          outcome: str = "ok", attempts: int | None = None) -> Delivery:
         changes = {} if attempts is None else {"attempts": attempts}

@@ -45,6 +45,11 @@ class DocumentPort(Protocol):
 class DeliveryStore(Protocol):
     async def get(self, request_id: str) -> Delivery: ...
 
+    async def start(self, request_id: str) -> Delivery:
+        """Begin an attempt: the `start` transition from any runnable state, counting the attempt.
+
+        IllegalTransition when the delivery is in no such state: the job is stale (already handled)."""
+
     async def transition(self, request_id: str, event: Event, *, details: dict | None = None,
                          outcome: str = "ok", attempts: int | None = None) -> Delivery:
         """Move along `event` if the current state allows it (compare-and-set), writing a timeline event."""

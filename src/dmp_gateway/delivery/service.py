@@ -14,26 +14,22 @@ import logging
 from dmp_gateway.delivery.model import ADVICE, BuiltDocument, Delivery, Outcome, Reason
 from dmp_gateway.delivery.ports import Clock, DeliveryStore, DmpPort, DocumentPort, DocumentProblem
 from dmp_gateway.delivery.retry import RetryPolicy
-from dmp_gateway.delivery.states import Event, State
+from dmp_gateway.delivery.states import Event, IllegalTransition, State
 from dmp_gateway.dmp import errors as dmp_errors
 from dmp_gateway.dmp.types import DmpState, Submission
 from dmp_gateway.ins import Ins
 
 log = logging.getLogger(__name__)
 
-#: States in which a job has work to do; any other state means the job is stale (already handled).
-RUNNABLE = (State.QUEUED, State.RETRY_SCHEDULED, State.CHECKING_DMP, State.BUILDING_CDA, State.SUBMITTING)
-
-
 async def process(request_id: str, *, store: DeliveryStore, dmp: DmpPort, documents: DocumentPort,
                   clock: Clock, policy: RetryPolicy) -> Delivery:
     """Run one attempt. Returns the delivery as it stands afterwards; never raises for DMP answers."""
-    delivery = await store.get(request_id)
-    if delivery.state not in RUNNABLE:
-        log.info("job for request %s skipped: delivery is %s", request_id, delivery.state.value)
-        return delivery
-    attempt = delivery.attempts + 1
-    delivery = await store.transition(request_id, Event.START, attempts=attempt, details={"attempt": attempt})
+    try:
+        delivery = await store.start(request_id)
+    except IllegalTransition as stale:
+        log.info("job for request %s skipped: delivery is %s", request_id, stale.state.value)
+        return await store.get(request_id)
+    attempt = delivery.attempts
     ins: Ins | None = None
     built: BuiltDocument | None = None
     try:

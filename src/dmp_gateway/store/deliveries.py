@@ -61,6 +61,17 @@ _COLUMNS = ("request_id, workspace_id, patient_id, state, immediate, attempts, u
             " created_at, updated_at")
 
 
+class _Sql(str):
+    """An SQL expression in a transition's SET list or timeline details, evaluated on the moved row."""
+
+
+#: The `start` event's timeline details: the attempt number the same statement counted.
+_ATTEMPT_DETAILS = _Sql("jsonb_build_object('attempt', attempts)")
+
+#: Each event's source states, as the text array the compare-and-set takes.
+_SOURCES = {event: [state.value for state in sources_of(event)] for event in Event}
+
+
 def _delivery(row: dict) -> Delivery:
     return Delivery(
         request_id=row["request_id"], workspace_id=row["workspace_id"], patient_id=row["patient_id"],
@@ -112,25 +123,29 @@ class PostgresDeliveryStore:
             raise ResourceNotFound(f"no delivery for CommunicationRequest/{request_id}")
         return _delivery(row)
 
-    async def _move(self, conn: AsyncConnection, request_id: str, event: Event, outcome: str, details: dict,
+    async def _move(self, conn: AsyncConnection, request_id: str, event: Event, outcome: str, details: dict | _Sql,
                     *, also: tuple[str, tuple] | None = None, **columns: object) -> Delivery:
         """Compare-and-set transition plus its timeline event, in one statement (the worker's hot path).
 
         `also`: more CTEs (SQL, parameters) that may select from `moved`, so they write only when the
-        transition happens, in the same statement.
+        transition happens, in the same statement. A `_Sql` column value or `details` is an SQL
+        expression on the moved row rather than a parameter.
         """
         target = target_of(event)
-        sets = "".join(f", {name} = %s" for name in columns)
+        sets = "".join(f", {name} = {value}" if isinstance(value, _Sql) else f", {name} = %s"
+                       for name, value in columns.items())
+        values = [value for value in columns.values() if not isinstance(value, _Sql)]
+        logged_details, logged_values = (details, [outcome]) if isinstance(details, _Sql) else (
+            "%s", [outcome, orjson.dumps(details).decode()])
         extra_sql, extra_params = also or ("", ())
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
             f"with moved as (update delivery set state = %s, updated_at = now(){sets}"
             f"  where request_id = %s and state = any(%s) returning *),"
             f" logged as (insert into delivery_event (request_id, step, outcome, details)"
-            f"  select request_id, state, %s, %s from moved){extra_sql}"
+            f"  select request_id, state, %s, {logged_details} from moved){extra_sql}"
             f" select {_COLUMNS} from moved",
-            (target.value, *columns.values(), request_id, [s.value for s in sources_of(event)], outcome,
-             orjson.dumps(details).decode(), *extra_params))
+            (target.value, *values, request_id, _SOURCES[event], *logged_values, *extra_params))
         row = await cur.fetchone()
         if row is None:
             current = await self._get(conn, request_id)
@@ -140,6 +155,17 @@ class PostgresDeliveryStore:
     async def _event(self, conn: AsyncConnection, request_id: str, step: str, outcome: str, details: dict) -> None:
         await conn.execute("insert into delivery_event (request_id, step, outcome, details) values (%s, %s, %s, %s)",
                            (request_id, step, outcome, orjson.dumps(details).decode()))
+
+    async def start(self, request_id: str) -> Delivery:
+        """The `start` transition counting the attempt in SQL, and its FHIR effect, in one transaction.
+
+        No read before it: the compare-and-set on the runnable states is the check (a stale job's
+        delivery is in none of them, and IllegalTransition tells which one it is in)."""
+        async with self.pool.connection() as conn, conn.transaction():
+            delivery = await self._move(conn, request_id, Event.START, "ok", _ATTEMPT_DETAILS,
+                                        attempts=_Sql("attempts + 1"))
+            await self.effects.started(conn, delivery)
+            return delivery
 
     async def transition(self, request_id: str, event: Event, *, details: dict | None = None,
                          outcome: str = "ok", attempts: int | None = None) -> Delivery:
