@@ -195,39 +195,33 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                           socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
                           ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
         local = (local_address, 0) if local_address else None
-        try:
-            transport, protocol = await asyncio.wait_for(
-                loop.create_connection(_StreamProtocol, host, port, local_addr=local), timeout)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"cannot connect to {host}:{port} in time") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        _apply(transport, socket_options)
-        return AsyncioStream(transport, protocol)
+        connecting = asyncio.get_running_loop().create_connection(_StreamProtocol, host, port, local_addr=local)
+        return await _connect(connecting, f"{host}:{port}", timeout, socket_options)
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
                                   ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            transport, protocol = await asyncio.wait_for(loop.create_unix_connection(_StreamProtocol, path), timeout)
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"cannot connect to {path} in time") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        _apply(transport, socket_options)
-        return AsyncioStream(transport, protocol)
+        connecting = asyncio.get_running_loop().create_unix_connection(_StreamProtocol, path)
+        return await _connect(connecting, path, timeout, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def _apply(transport: asyncio.BaseTransport, options: typing.Iterable[httpcore.SOCKET_OPTION] | None) -> None:
+async def _connect(connecting: typing.Awaitable[tuple[asyncio.Transport, _StreamProtocol]], where: str,
+                   timeout: float | None, options: typing.Iterable[httpcore.SOCKET_OPTION] | None) -> AsyncioStream:
+    """Wait for a connection within `timeout`, with httpcore's errors, and apply the socket options."""
+    try:
+        transport, protocol = await asyncio.wait_for(connecting, timeout)
+    except TimeoutError as exc:
+        raise httpcore.ConnectTimeout(f"cannot connect to {where} in time") from exc
+    except OSError as exc:
+        raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
     sock = transport.get_extra_info("socket")
     for option in options or ():
         sock.setsockopt(*option)
+    return AsyncioStream(transport, protocol)
 
 
 __all__ = ["AsyncioBackend", "AsyncioStream"]

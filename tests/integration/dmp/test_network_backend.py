@@ -28,12 +28,13 @@ LOOPS = {"asyncio": asyncio.run, "uvloop": uvloop.run}
 
 
 def echo_app(connections: set[int]):
-    """Answers with the SHA-less simplest proof of a whole body: its length, then `size` bytes if asked."""
+    """Answers with how many bytes of body it received, then `x-answer-size` bytes of its own."""
 
     async def app(scope, receive, send):  # noqa: ANN001, ANN202
         if scope["type"] != "http":
             return
-        connections.add(scope["client"][1])
+        if scope.get("client"):  # none on a unix socket
+            connections.add(scope["client"][1])
         received = 0
         while True:
             message = await receive()
@@ -112,3 +113,31 @@ def test_an_answer_cut_in_the_middle_is_an_unknown_outcome(loop, tmp_path):
         assert (await shards.post(f"{base}/echo", content=b"again", headers={})).status_code == 200
 
     run_against_server(loop, tmp_path, body)
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_unix_socket_and_a_refused_connection(loop, tmp_path):
+    """httpcore's `uds=` goes through the backend's unix connect; nobody listening is a connect error."""
+    socket_path = str(tmp_path / "dmp.sock")
+
+    async def main() -> None:
+        config = uvicorn.Config(echo_app(set()), uds=socket_path, log_level="critical", lifespan="off")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        shards = ClientShards([httpcore.AsyncConnectionPool(uds=socket_path, network_backend=AsyncioBackend())])
+        gone = ClientShards([httpcore.AsyncConnectionPool(uds=str(tmp_path / "nobody.sock"),
+                                                          network_backend=AsyncioBackend())])
+        try:
+            answer = await shards.post("http://dmp.local/echo", content=b"12345", headers={})
+            assert answer.headers["x-received"] == "5"
+            with pytest.raises(httpcore.ConnectError):
+                await gone.post("http://dmp.local/echo", content=b"", headers={})
+        finally:
+            await shards.aclose()
+            await gone.aclose()
+            server.should_exit = True
+            await task
+
+    LOOPS[loop](main())
