@@ -87,7 +87,7 @@ async def run(args: argparse.Namespace) -> dict:
         # just grew; without it every lookup would run on plans made for empty tables.
         await ports.store.refresh_planner_statistics()
         clock = PhaseClock()
-        clock.wrap(ports.store, ("get", "transition", "load_document", "save_document", "finish"), "store")
+        clock.wrap(ports.store, ("start", "get", "transition", "load_document", "save_document", "finish"), "store")
         clock.wrap(ports.documents, ("patient_ins", "build"), "documents")
         clock.wrap(ports.dmp, ("dmp_status", "submit"), "dmp")
         ids = list(posted.posted)
