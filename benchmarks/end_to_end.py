@@ -21,6 +21,8 @@ to every DMP call (POST /_sim/faults). Per run:
   ingest_flows_per_s  flows the API accepted per second while the clients ran
   latency_ms p50/p99  Communication.sent - the moment the CommunicationRequest POST was sent
   cpu_cores         CPU used per process group over the run (where the two cores went)
+  cpu_ms_per_document  the same CPU divided by the requests posted: steadier than documents/s on a
+                    machine shared with other work (compare it between runs)
 """
 
 from __future__ import annotations
@@ -222,6 +224,8 @@ def measure(url: str, ws: Workspace, fhir: httpx.Client, pdf: bytes, args: argpa
         "latency_ms": percentiles(latencies),
         "span_s": round(span, 1), "clients_ran_s": round(ran, 1),
         "cpu_cores": {k: round((after[k] - before[k]) / span, 2) for k in after} if span else {},
+        "cpu_ms_per_document": ({k: round((after[k] - before[k]) / len(run.posted) * 1000, 1) for k in after}
+                                if run.posted else {}),
         "client_errors": run.errors, "error_samples": run.error_samples,
         "failure_reasons": sorted({c["notDoneReason"]["coding"][0]["code"]
                                    for c in comms if c["status"] != "completed"}),
