@@ -21,6 +21,7 @@ from dmp_gateway.ins import Ins
 
 log = logging.getLogger(__name__)
 
+
 async def process(request_id: str, *, store: DeliveryStore, dmp: DmpPort, documents: DocumentPort,
                   clock: Clock, policy: RetryPolicy) -> Delivery:
     """Run one attempt. Returns the delivery as it stands afterwards; never raises for DMP answers."""

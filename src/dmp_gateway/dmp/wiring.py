@@ -70,7 +70,8 @@ def soap_dmp_from_settings(settings: Settings) -> SoapDmp:
         raise Configuration(f"DMPGW_DMP_BASE_URL must be http(s)://, got {settings.dmp_base_url!r}")
     backend = AsyncioBackend()
     pools = [httpcore.AsyncConnectionPool(ssl_context=context, max_keepalive_connections=_CONNECTIONS_PER_SHARD,
-                                          keepalive_expiry=_KEEPALIVE_SECONDS, network_backend=backend) for _ in range(shards)]
+                                          keepalive_expiry=_KEEPALIVE_SECONDS, network_backend=backend)
+             for _ in range(shards)]
     return SoapDmp(client=ClientShards(pools, timeout), config=connector_config(settings, structure_id),
                    signer=signer)
 
