@@ -7,7 +7,8 @@ from starlette.requests import Request
 
 def fhir_base(request: Request) -> str:
     """Absolute base URL of the FHIR API, e.g. https://gw.example.org/fhir/v2."""
-    scheme = request.url.scheme
+    # From the scope: `request.url` parses a whole URL object for it (visible in py-spy profiles of creates).
+    scheme = request.scope.get("scheme", "http")
     host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
     prefix = ""
     if getattr(request.app.state, "trust_forwarded", True):
