@@ -54,9 +54,8 @@ class InMemoryDeliveryStore:
         return self._move(request_id, Event.START, "ok", {"attempt": attempt}, attempts=attempt)
 
     async def transition(self, request_id: str, event: Event, *, details: dict | None = None,
-                         outcome: str = "ok", attempts: int | None = None) -> Delivery:
-        changes = {} if attempts is None else {"attempts": attempts}
-        return self._move(request_id, event, outcome, details or {}, **changes)
+                         outcome: str = "ok") -> Delivery:
+        return self._move(request_id, event, outcome, details or {})
 
     async def save_document(self, request_id: str, built: BuiltDocument, *, details: dict) -> Delivery:
         self.documents[request_id] = built

@@ -51,7 +51,7 @@ class DeliveryStore(Protocol):
         IllegalTransition when the delivery is in no such state: the job is stale (already handled)."""
 
     async def transition(self, request_id: str, event: Event, *, details: dict | None = None,
-                         outcome: str = "ok", attempts: int | None = None) -> Delivery:
+                         outcome: str = "ok") -> Delivery:
         """Move along `event` if the current state allows it (compare-and-set), writing a timeline event."""
 
     async def save_document(self, request_id: str, built: BuiltDocument, *, details: dict) -> Delivery:

@@ -168,15 +168,11 @@ class PostgresDeliveryStore:
             return delivery
 
     async def transition(self, request_id: str, event: Event, *, details: dict | None = None,
-                         outcome: str = "ok", attempts: int | None = None) -> Delivery:
-        columns: dict[str, object] = {} if attempts is None else {"attempts": attempts}
+                         outcome: str = "ok") -> Delivery:
+        # One statement: atomic alone, no BEGIN/COMMIT round trips (`start`, which has a FHIR effect,
+        # and the final transitions have methods of their own).
         async with self.pool.connection() as conn:
-            if event is not Event.START:  # one statement: atomic alone, no BEGIN/COMMIT round trips
-                return await self._move(conn, request_id, event, outcome, details or {}, **columns)
-            async with conn.transaction():
-                delivery = await self._move(conn, request_id, event, outcome, details or {}, **columns)
-                await self.effects.started(conn, delivery)
-                return delivery
+            return await self._move(conn, request_id, event, outcome, details or {})
 
     async def save_document(self, request_id: str, built: BuiltDocument, *, details: dict) -> Delivery:
         """Store the CDA and take the `cda_built` transition, in one statement (no BEGIN/COMMIT).
