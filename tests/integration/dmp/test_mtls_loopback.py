@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 
 import pytest
-import uvicorn
 from lxml import etree
 
 from dmp_gateway.config import Settings
@@ -24,6 +22,7 @@ from dmp_gateway.dmp.soap import build_envelope, build_fault, parse_envelope, se
 from dmp_gateway.dmp.vihf import VihfError, verify_vihf
 from dmp_gateway.dmp.wiring import soap_dmp_from_settings
 from dmp_gateway.ins import Ins
+from tls_server import serve_tls
 
 INS = Ins("279035121518989", "1.2.250.1.213.1.4.10")
 
@@ -62,28 +61,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _serve_tls(app, paths, port: int) -> uvicorn.Server:  # noqa: ANN001
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
-        ssl_certfile=str(paths.server_cert), ssl_keyfile=str(paths.server_key), ssl_ca_certs=str(paths.ca_cert),
-        ssl_cert_reqs=ssl.CERT_REQUIRED,
-    )
-    server = uvicorn.Server(config)
-    server.task = asyncio.create_task(server.serve())
-    for _ in range(500):  # wait for the listening socket (bounded: 5 s)
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    assert server.started
-    return server
-
-
 @pytest.fixture
 async def tls_registry(tmp_path):
     paths = generate(tmp_path / "certs")
     seen: list[str] = []
     port = _free_port()
-    server = await _serve_tls(registry_app(str(paths.ca_cert), seen), paths, port)
+    server = await serve_tls(registry_app(str(paths.ca_cert), seen), paths, port)
     yield paths, f"https://127.0.0.1:{port}/si-dmp-server/v2/services", seen
     server.should_exit = True
     await server.task
@@ -148,7 +131,7 @@ async def test_a_request_sent_and_never_answered_is_an_unknown_outcome_after_the
             await asyncio.sleep(30)
 
     port = _free_port()
-    server = await _serve_tls(silent_app, paths, port)
+    server = await serve_tls(silent_app, paths, port)
     try:
         failure = await _find_failure(Settings(data_dir=tmp_path, certs_dir=paths.directory, dmp_read_timeout=0.5,
                                                dmp_base_url=f"https://127.0.0.1:{port}/dmp"))

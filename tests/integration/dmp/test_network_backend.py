@@ -9,7 +9,6 @@ both directions, a connection cut in the middle of an answer.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Awaitable, Callable
 
 import httpcore
@@ -23,6 +22,7 @@ from dmp_gateway.dmp.devcerts import generate
 from dmp_gateway.dmp.errors import OutcomeUnknown
 from dmp_gateway.dmp.network import AsyncioBackend
 from dmp_gateway.dmp.transport import ClientShards, map_errors
+from tls_server import serve_tls
 
 LOOPS = {"asyncio": asyncio.run, "uvloop": uvloop.run}
 
@@ -59,15 +59,8 @@ def run_against_server(loop: str, tmp_path, body: Callable[[ClientShards, str, s
 
     async def main() -> None:
         connections: set[int] = set()
-        config = uvicorn.Config(echo_app(connections), host="127.0.0.1", port=0, log_level="critical",
-                                lifespan="off", timeout_keep_alive=1, ssl_certfile=str(paths.server_cert),
-                                ssl_keyfile=str(paths.server_key), ssl_ca_certs=str(paths.ca_cert),
-                                ssl_cert_reqs=ssl.CERT_REQUIRED)
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
+        server = await serve_tls(echo_app(connections), paths, log_level="critical", timeout_keep_alive=1)
+        port = server.port
         pool = httpcore.AsyncConnectionPool(ssl_context=client_ssl_context(paths), network_backend=AsyncioBackend())
         shards = ClientShards([pool], httpx.Timeout(5.0))
         try:
@@ -75,7 +68,7 @@ def run_against_server(loop: str, tmp_path, body: Callable[[ClientShards, str, s
         finally:
             await shards.aclose()
             server.should_exit = True
-            await task
+            await server.task
 
     LOOPS[loop](main())
 
