@@ -8,11 +8,11 @@ base64 is streamed into the output where the marker was; memory stays near one c
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+import pybase64
 from lxml import etree
 
 from dmp_gateway.cda.elements import Element, sub
@@ -61,7 +61,7 @@ def _base64_chunks(pdf: PdfSource) -> Iterator[bytes]:
     if isinstance(pdf, (bytes, bytearray, memoryview)):
         view = memoryview(pdf)
         for start in range(0, len(view), CHUNK):
-            yield base64.b64encode(view[start:start + CHUNK])
+            yield pybase64.b64encode(view[start:start + CHUNK])
         return
     with open(os.fspath(pdf), "rb") as f:
         yield from _encode_stream(f.read)
@@ -75,6 +75,6 @@ def _encode_stream(read: Callable[[int], bytes]) -> Iterator[bytes]:
         cut = len(block) - len(block) % 3
         carry = block[cut:]
         if cut:
-            yield base64.b64encode(block[:cut])
+            yield pybase64.b64encode(block[:cut])
     if carry:
-        yield base64.b64encode(carry)
+        yield pybase64.b64encode(carry)

@@ -7,11 +7,11 @@ raw path.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from collections.abc import AsyncIterator
 
 import orjson
+import pybase64
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -96,7 +96,7 @@ async def _from_json(request: Request, limit: int) -> tuple[str, AsyncIterator[b
         data["content"] = data.pop("data")
     check_structure(data, "Binary")
     try:
-        raw = base64.b64decode(data["content"], validate=True)
+        raw = pybase64.b64decode(data["content"], validate=True)
     except (binascii.Error, ValueError):
         raise bad_request("Binary.content is not valid base64", "Binary.content") from None
     if len(raw) > limit:
@@ -117,7 +117,7 @@ async def read_binary(request: Request, res_id: str) -> Response:
     if wants_fhir_json(request):
         response_type(request)
         body = stored.as_dict()
-        body["content"] = base64.b64encode(await svc.blobs.read_all(stored.blob_id)).decode()
+        body["content"] = pybase64.b64encode(await svc.blobs.read_all(stored.blob_id)).decode()
         stored_json = type(stored)(stored.res_type, stored.id, stored.version, stored.workspace_id,
                                    stored.last_updated, orjson.dumps(body), stored.blob_id)
         return resource_response(request, stored_json)

@@ -9,13 +9,13 @@ in as `ResourceEffects`, called inside the same transactions.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import uuid
 from datetime import datetime
 from typing import Protocol
 
 import orjson
+import pybase64
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
@@ -211,7 +211,7 @@ class PostgresDeliveryStore:
             return None
         if row["cda_pdf_blob_id"] is not None:
             pdf = await self.blobs.read_all(row["cda_pdf_blob_id"])
-            cda = b"".join((bytes(row["cda_head"]), base64.b64encode(pdf), bytes(row["cda_tail"])))
+            cda = b"".join((bytes(row["cda_head"]), pybase64.b64encode(pdf), bytes(row["cda_tail"])))
             # Never send other bytes than the first attempt did: the DMP would see another document.
             if len(cda) != row["cda_size"] or hashlib.sha1(cda).hexdigest() != row["cda_sha1"]:  # noqa: S324
                 raise StoredDocumentDamaged(f"the stored CDA of CommunicationRequest/{request_id} no longer "
