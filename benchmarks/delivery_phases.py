@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from end_to_end import Flows, Run, _cpu_of, make_pdfa  # noqa: E402
+from end_to_end import Flows, Run, _cpu_of, benchmark_persons, make_pdfa, persons_file  # noqa: E402
 from loadgen import RawClient  # noqa: E402
 
 from dmp_gateway.bootstrap import delivery_ports, open_services  # noqa: E402
@@ -64,11 +64,13 @@ class PhaseClock:
 
 
 async def run(args: argparse.Namespace) -> dict:
-    stack = LocalStack(Path(tempfile.mkdtemp(prefix="dmpgw-phases-"))).start()
+    data_dir = Path(tempfile.mkdtemp(prefix="dmpgw-phases-"))
+    people = benchmark_persons(args.documents + WARM_UP)
+    stack = LocalStack(data_dir, sim_args=("--patients", str(persons_file(people, data_dir)))).start()
     try:
         ws = stack.provision()
         stack.kill_worker()
-        flows = Flows(stack.gateway_url, ws, make_pdfa(args.pdf_kb * 1024))
+        flows = Flows(stack.gateway_url, ws, make_pdfa(args.pdf_kb * 1024), people)
         posted, client = Run(), RawClient(*flows.addr)
         gateway = [stack.gateway.popen.pid]
         postmaster = [int((stack.data_dir / "pg" / "postmaster.pid").read_text().split()[0])]

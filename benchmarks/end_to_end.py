@@ -12,7 +12,9 @@ it targets a running gateway on loopback, whose simulator (--sim-url, client cer
 COMMUNICATIONREQUEST,COMMUNICATION,ORGANIZATION,DEVICE}_{CREATE,READ,SEARCH} and may send as
 --practitioner.
 
-Each of the K clients repeats the seed flow on its own keep-alive connection: POST Patient, Binary
+Each of the K clients repeats the seed flow on its own keep-alive connection, each flow for the next of
+--persons people (distinct INS, each with an open DMP in the simulator: a person's jobs run one at a time,
+as the job lock is their INS): POST Patient, Binary
 (200 KB PDF that claims PDF/A-1b, so the default policy sends it unchanged), DocumentReference,
 CommunicationRequest (IMMEDIATE_MODE), without waiting for the outcome, for --duration seconds; then the
 run waits until every request has its Communication. Two runs: a healthy DMP, then --latency-ms added
@@ -52,10 +54,38 @@ from loadgen import ConnectionLost, RawClient, build_request, host_port  # noqa:
 
 from dmp_gateway.demo import (DemoPatient, communication_request_payload, document_reference_payload,  # noqa: E402
                               patient_payload)
+from dmp_gateway.dmp_simulator.patients import DmpState, load_patients  # noqa: E402
+from dmp_gateway.ins import nir_key  # noqa: E402
 from dmp_gateway.local_stack import FHIR_JSON, LocalStack, Workspace, search_all  # noqa: E402
 
-PATIENT = DemoPatient("benchmark", "279035121518989", "PAT-TROIS", "Dominique", "completed")
 DRAIN_TIMEOUT = 600.0
+#: People the flows cycle through: a hospital's documents spread over many patients, and one person's jobs
+#: run one at a time (procrastinate lock on the INS), so a single INS would measure one lane.
+PERSONS = 2000
+
+
+def benchmark_persons(n: int) -> list[DemoPatient]:
+    """n distinct valid NIRs (women born in May 1985 in Paris, communes 101.., orders 001-999)."""
+    people = []
+    for i in range(n):
+        commune, order = divmod(i, 999)
+        first13 = f"2850575{101 + commune:03d}{order + 1:03d}"
+        people.append(DemoPatient("benchmark", f"{first13}{nir_key(first13):02d}", "BENCH", f"Personne {i}",
+                                  "completed"))
+    return people
+
+
+def persons_file(people: list[DemoPatient], directory: Path) -> Path:
+    """A `dmp-sim --patients` file giving each of them an open DMP."""
+    path = directory / "benchmark-patients.json"
+    path.write_text(json.dumps({"patients": [{"ins": p.ins, "state": "open"} for p in people]}), encoding="utf-8")
+    return path
+
+
+def default_open_persons() -> list[DemoPatient]:
+    """--url mode: the simulator's default open patients (few: start it with a persons_file for more lanes)."""
+    return [DemoPatient("benchmark", r.ins, "BENCH", "Personne", "completed")
+            for r in load_patients() if r.state is DmpState.OPEN]
 
 
 def make_pdfa(size: int) -> bytes:
@@ -96,11 +126,11 @@ class Run:
 class Flows:
     """Pre-built wire requests of the seed flow for one workspace."""
 
-    def __init__(self, url: str, ws: Workspace, pdf: bytes) -> None:
+    def __init__(self, url: str, ws: Workspace, pdf: bytes, people: list[DemoPatient]) -> None:
         host, port = host_port(url)
         self.addr, self.host, self.ws = (host, port), f"{host}:{port}", ws
         self.json_headers = {"Authorization": f"Bearer {ws.token}", "Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
-        self.patient = self.post("Patient", patient_payload(PATIENT))
+        self.patients = itertools.cycle([self.post("Patient", patient_payload(p)) for p in people])
         self.binary = build_request("POST", "/fhir/v2/Binary", self.host,
                                     {"Authorization": f"Bearer {ws.token}", "Content-Type": "application/pdf"}, pdf)
 
@@ -108,7 +138,7 @@ class Flows:
         return build_request("POST", f"/fhir/v2/{resource_type}", self.host, self.json_headers, body)
 
     async def one(self, client: RawClient, run: Run) -> None:
-        patient = await _created(client, run, "Patient", self.patient)
+        patient = await _created(client, run, "Patient", next(self.patients))
         binary = await _created(client, run, "Binary", self.binary)
         if patient is None or binary is None:
             return
@@ -208,9 +238,10 @@ def _cpu_of(pids: list[int], children: bool = False) -> float:
     return total
 
 
-def measure(url: str, ws: Workspace, fhir: httpx.Client, pdf: bytes, args: argparse.Namespace, cpu: Cpu) -> dict:
+def measure(url: str, ws: Workspace, fhir: httpx.Client, pdf: bytes, people: list[DemoPatient],
+            args: argparse.Namespace, cpu: Cpu) -> dict:
     before = cpu.sample()
-    run, ran = asyncio.run(drive(Flows(url, ws, pdf), args.clients, args.duration, args.rate))
+    run, ran = asyncio.run(drive(Flows(url, ws, pdf, people), args.clients, args.duration, args.rate))
     comms = outcomes(fhir, len(run.posted))
     after = cpu.sample()
     ended = {c["basedOn"][0]["reference"].split("/", 1)[1]: c for c in comms}
@@ -260,6 +291,9 @@ def main() -> None:
                              "the delivery capacity, the latencies are the pipeline's own, without queueing")
     parser.add_argument("--latency-ms", type=float, default=500.0, help="DMP latency of the second run")
     parser.add_argument("--pdf-kb", type=int, default=200)
+    parser.add_argument("--persons", type=int, default=PERSONS,
+                        help="distinct people (INS) the flows cycle through, each with an open DMP (not with --url: "
+                             "there, the simulator's default open patients)")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra DMPGW_* for the spawned processes (e.g. DMPGW_WORKER_CONCURRENCY=64)")
     parser.add_argument("--url", help="a running gateway on loopback, e.g. http://127.0.0.1:8000")
@@ -274,6 +308,7 @@ def main() -> None:
 
     uvloop.install()
     pdf = make_pdfa(args.pdf_kb * 1024)
+    people = default_open_persons() if args.url else benchmark_persons(args.persons)
     env = dict(item.split("=", 1) for item in args.server_env)
     url = args.url.rstrip("/") if args.url else None
     results = {}
@@ -284,7 +319,8 @@ def main() -> None:
         stack = None
         if not args.url:
             print("starting PostgreSQL, simulator, gateway and worker ...", file=sys.stderr)
-            stack = LocalStack(Path(tempfile.mkdtemp(prefix="dmpgw-e2e-bench-")), env=env).start()
+            data_dir = Path(tempfile.mkdtemp(prefix="dmpgw-e2e-bench-"))
+            stack = LocalStack(data_dir, env=env, sim_args=("--patients", str(persons_file(people, data_dir)))).start()
         try:
             with sim_client(args, stack) as sim:
                 sim.post("/_sim/faults", json=plan).raise_for_status()
@@ -295,7 +331,7 @@ def main() -> None:
                                   timeout=60) as fhir:
                     ws = ws or workspace_of(args, fhir)
                     print(f"run {name}: {args.clients} clients for {args.duration:.0f} s ...", file=sys.stderr)
-                    results[name] = measure(run_url, ws, fhir, pdf, args, Cpu(stack))
+                    results[name] = measure(run_url, ws, fhir, pdf, people, args, Cpu(stack))
                 sim.post("/_sim/faults", json={}).raise_for_status()
         finally:
             if stack is not None:
@@ -303,7 +339,7 @@ def main() -> None:
     healthy, slow = results["healthy_dmp"]["documents_per_s"], list(results.values())[1]["documents_per_s"]
     print(json.dumps({
         "benchmark": "end_to_end", "clients": args.clients, "duration_s": args.duration, "pdf_bytes": len(pdf),
-        "rate_limit_flows_per_s": args.rate,
+        "rate_limit_flows_per_s": args.rate, "persons": len(people),
         "target": url if args.url else "spawned (dmp_gateway.local_stack), a new stack per run",
         "server_env": args.server_env,
         "runs": results, "latency_run_vs_healthy": round(slow / healthy, 2) if healthy else None,

@@ -9,6 +9,7 @@ ITI-41 answers XDSUnknownPatientId). Source: ../shared/domain/dmp-interfaces.md 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -78,6 +79,9 @@ class PatientDirectory:
 
     def lookup(self, ins: str) -> PatientRecord:
         return self._by_ins.get(ins.upper(), PatientRecord(ins=ins.upper(), state=DmpState.NONE))
+
+    def __iter__(self) -> Iterator[PatientRecord]:
+        return iter(self._by_ins.values())
 
     def __len__(self) -> int:
         return len(self._by_ins)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from psycopg import AsyncConnection
 
+from dmp_gateway import ins
 from dmp_gateway.fhir.codes import IMMEDIATE_MODE, PROCESSING_MODE_SYSTEM
 from dmp_gateway.fhir.references import parse_reference
 from dmp_gateway.store.deliveries import PostgresDeliveryStore
-from dmp_gateway.store.resources import OnWrite, StoredResource
+from dmp_gateway.store.errors import ResourceNotFound
+from dmp_gateway.store.resources import OnWrite, PostgresResourceStore, StoredResource
 
 
 def is_immediate(cr: dict) -> bool:
@@ -19,7 +21,19 @@ def is_immediate(cr: dict) -> bool:
                for tag in (cr.get("meta") or {}).get("tag") or [])
 
 
-def communication_request_hook(deliveries: PostgresDeliveryStore):  # noqa: ANN201 - WriteHookFactory
+def person_ins(patient: dict) -> str | None:
+    """The INS value that names the person, to order their jobs; None when the Patient has no valid one
+    (its delivery then fails on the identity, and only its own Patient resource orders it)."""
+    for identifier in patient.get("identifier") or []:
+        if isinstance(identifier, dict) and identifier.get("system") in ins.INS_SYSTEMS:
+            value = identifier.get("value")
+            if isinstance(value, str) and ins.check_matricule(value.replace(" ", "").upper()) is None:
+                return value.replace(" ", "").upper()
+    return None
+
+
+def communication_request_hook(deliveries: PostgresDeliveryStore,  # noqa: ANN201 - WriteHookFactory
+                               resources: PostgresResourceStore):
     def factory(caller: object, cr: dict) -> OnWrite:
         patient = parse_reference((cr.get("subject") or {}).get("reference"))
         docref = parse_reference(((cr.get("payload") or [{}])[0].get("contentReference") or {}).get("reference"))
@@ -27,8 +41,12 @@ def communication_request_hook(deliveries: PostgresDeliveryStore):  # noqa: ANN2
 
         async def on_write(conn: AsyncConnection, stored: StoredResource) -> None:
             if stored.version == 1:
+                try:
+                    person = person_ins((await resources.read_any("Patient", patient.id, conn)).as_dict())
+                except ResourceNotFound:  # checked before the write; gone since: the delivery will say so
+                    person = None
                 await deliveries.register(conn, stored.id, stored.workspace_id, patient.id, docref.id,
-                                          is_immediate(cr))
+                                          is_immediate(cr), ins_value=person)
 
         return on_write
 

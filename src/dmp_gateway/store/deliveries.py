@@ -40,17 +40,39 @@ class ResourceEffects(Protocol):
     async def cancelled(self, conn: AsyncConnection, delivery: Delivery) -> None: ...
 
 
-async def enqueue(conn: AsyncConnection, delivery_id: str, lock: str, at: datetime | None = None) -> None:
-    """Defer the delivery job on `conn`, i.e. inside the caller's transaction."""
+async def enqueue(conn: AsyncConnection, delivery_id: str, at: datetime | None = None, *, retry: bool = False) -> None:
+    """Defer the delivery job on `conn`, i.e. inside the caller's transaction, under the delivery's lock.
+
+    The lock is read from the delivery row in the same statement: every job of a delivery, first
+    attempt, retry, `$send` or requeue, takes the lock chosen when the request was stored. procrastinate
+    runs a lock's jobs by priority, then by id, and a job waiting for its time still holds its turn:
+    a retry is a new job (a higher id), so it gets a higher priority to stay ahead of the person's
+    requests posted after the one it retries; due retries are also fetched before first attempts.
+    """
     await conn.execute(
-        "select procrastinate_defer_jobs_v1(array[row(%s, %s, 0, %s, null, %s::jsonb, %s)"
-        "::procrastinate_job_to_defer_v1])",
-        (QUEUE, TASK, lock, orjson.dumps({"request_id": delivery_id}).decode(), at))
+        "select procrastinate_defer_jobs_v1(array[row(%s, %s, %s, (select " + _LOCK_OF_ROW + " from delivery"
+        " where request_id = %s), null, %s::jsonb, %s)::procrastinate_job_to_defer_v1])",
+        (QUEUE, TASK, RETRY_PRIORITY if retry else 0, delivery_id, orjson.dumps({"request_id": delivery_id}).decode(),
+         at))
+
+
+#: procrastinate priority of a retry's job (first attempts have 0).
+RETRY_PRIORITY = 1
 
 
 def patient_lock(workspace_id: str, patient_id: str) -> str:
-    """Jobs of one patient run one at a time, in order (procrastinate lock)."""
+    """The lock of a Patient resource with no usable INS (and of deliveries stored before revision 0007)."""
     return f"patient:{workspace_id}:{patient_id}"
+
+
+def person_lock(workspace_id: str, ins_value: str) -> str:
+    """Jobs of one person run one at a time, in order (procrastinate lock): the seed flow posts a Patient
+    per document, so the person is their INS, not the Patient resource."""
+    return f"ins:{workspace_id}:{ins_value}"
+
+
+#: The lock of a delivery row, in SQL (rows from before revision 0007 have no job_lock).
+_LOCK_OF_ROW = "coalesce(job_lock, 'patient:' || workspace_id || ':' || patient_id)"
 
 
 #: States in which a delivery must have a pending job.
@@ -90,25 +112,31 @@ class PostgresDeliveryStore:
         self.blobs = BlobReader(pool)
 
     async def register(self, conn: AsyncConnection, request_id: str, workspace_id: str, patient_id: str,
-                       document_reference_id: str, immediate: bool) -> None:
-        """A new CommunicationRequest's delivery, inside the transaction that stores the request."""
+                       document_reference_id: str, immediate: bool, *, ins_value: str | None = None) -> None:
+        """A new CommunicationRequest's delivery, inside the transaction that stores the request.
+
+        `ins_value`: the patient's INS when the Patient carries one, so that the person's jobs run in order
+        whatever Patient resource each request names; without it the Patient resource is the lock."""
         event = Event.CREATED_IMMEDIATE if immediate else Event.CREATED_NEEDS_VALIDATION
         state = next_state(State.RECEIVED, event)
         # The row and its first two timeline events in one statement, the events in order (the
         # timeline is read by id).
         await conn.execute(
             "with created as (insert into delivery (request_id, workspace_id, patient_id, document_reference_id,"
-            "  state, immediate) values (%(id)s, %(ws)s, %(patient)s, %(docref)s, %(state)s, %(immediate)s)"
+            "  state, immediate, job_lock) values (%(id)s, %(ws)s, %(patient)s, %(docref)s, %(state)s,"
+            "  %(immediate)s, %(lock)s)"
             "  returning request_id)"
             " insert into delivery_event (request_id, step, outcome, details)"
             " select created.request_id, e.step, 'ok', e.details::jsonb"
             " from created, unnest(%(steps)s::text[], %(details)s::text[]) with ordinality as e(step, details, n)"
             " order by e.n",
             {"id": request_id, "ws": workspace_id, "patient": patient_id, "docref": document_reference_id,
-             "state": state.value, "immediate": immediate, "steps": [State.RECEIVED.value, state.value],
+             "state": state.value, "immediate": immediate,
+             "lock": person_lock(workspace_id, ins_value) if ins_value else patient_lock(workspace_id, patient_id),
+             "steps": [State.RECEIVED.value, state.value],
              "details": [orjson.dumps({"immediate": immediate}).decode(), "{}"]})
         if state is State.QUEUED:
-            await enqueue(conn, request_id, patient_lock(workspace_id, patient_id))
+            await enqueue(conn, request_id)
 
     async def get(self, request_id: str) -> Delivery:
         async with self.pool.connection() as conn:
@@ -231,7 +259,7 @@ class PostgresDeliveryStore:
     async def schedule_retry(self, request_id: str, at: datetime, *, details: dict) -> Delivery:
         async with self.pool.connection() as conn, conn.transaction():
             delivery = await self._move(conn, request_id, Event.TRANSIENT, "retry", details, next_attempt_at=at)
-            await enqueue(conn, request_id, patient_lock(delivery.workspace_id, delivery.patient_id), at)
+            await enqueue(conn, request_id, at, retry=True)
             return delivery
 
     async def finish(self, request_id: str, event: Event, outcome: Outcome, *, details: dict) -> Delivery:
@@ -252,7 +280,7 @@ class PostgresDeliveryStore:
             columns.update(attempts=0, cda_blob_id=None, cda_pdf_blob_id=None, cda_head=None, cda_tail=None)
         async with self.pool.connection() as conn, conn.transaction():
             delivery = await self._move(conn, request_id, event, "ok", details, **columns)
-            await enqueue(conn, request_id, patient_lock(delivery.workspace_id, delivery.patient_id))
+            await enqueue(conn, request_id)
             await self.effects.started(conn, delivery)
             return delivery
 
@@ -294,16 +322,17 @@ class PostgresDeliveryStore:
         """
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
-                "select d.request_id, d.workspace_id, d.patient_id from delivery d"
+                "select d.request_id from delivery d"
                 " where d.state = any(%s) and d.updated_at < now() - make_interval(secs => %s)"
                 " and not exists (select 1 from procrastinate_jobs j where j.task_name = %s"
                 "   and j.args->>'request_id' = d.request_id and j.status in ('todo', 'doing'))"
                 " for update of d skip locked",
                 ([s.value for s in _NEEDS_A_JOB], older_than_seconds, TASK))
             orphans = await cur.fetchall()
-            for request_id, workspace_id, patient_id in orphans:
+            for (request_id,) in orphans:
                 await self._event(conn, request_id, "requeued", "info", {"why": "no job was pending"})
-                await enqueue(conn, request_id, patient_lock(workspace_id, patient_id))
+                # Ahead of the person's later requests, as its lost job was.
+                await enqueue(conn, request_id, retry=True)
             return [r[0] for r in orphans]
 
     async def refresh_planner_statistics(self) -> list[str]:
