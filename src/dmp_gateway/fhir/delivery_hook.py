@@ -27,8 +27,9 @@ def person_ins(patient: dict) -> str | None:
     for identifier in patient.get("identifier") or []:
         if isinstance(identifier, dict) and identifier.get("system") in ins.INS_SYSTEMS:
             value = identifier.get("value")
-            if isinstance(value, str) and ins.check_matricule(value.replace(" ", "").upper()) is None:
-                return value.replace(" ", "").upper()
+            matricule = value.replace(" ", "").upper() if isinstance(value, str) else ""
+            if ins.check_matricule(matricule) is None:
+                return matricule
     return None
 
 
