@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dmp_gateway.delivery import service
-from dmp_gateway.delivery.states import IllegalTransition
+from dmp_gateway.delivery.states import IllegalTransition, State
 from dmp_gateway.fhir.interactions import check_id, services
 from dmp_gateway.fhir.outcomes import error
 from dmp_gateway.fhir.responses import json_response, resource_response
@@ -52,6 +52,11 @@ async def timeline(request: Request, res_id: str) -> Response:
         params.append({"name": "uniqueId", "valueString": delivery.unique_id})
     if delivery.reason:
         params.append({"name": "reason", "valueCode": delivery.reason.value})
+    if delivery.state in (State.QUEUED, State.RETRY_SCHEDULED):
+        # Jobs of one person run in order: tell an operator which request this one waits behind.
+        blocker = await svc.deliveries.waiting_for(res_id)
+        if blocker:
+            params.append({"name": "waitingFor", "valueReference": {"reference": f"CommunicationRequest/{blocker}"}})
     for e in events:
         params.append({"name": "event", "part": [
             {"name": "at", "valueInstant": e.at.isoformat()}, {"name": "step", "valueCode": e.step},

@@ -296,6 +296,24 @@ class PostgresDeliveryStore:
                                      " order by id", (request_id,))
             return [TimelineEvent(*row) for row in await cur.fetchall()]
 
+    async def waiting_for(self, request_id: str) -> str | None:
+        """The request whose job holds this one's back (the same person's, earlier or retrying), if any.
+
+        The same rule as procrastinate's fetch: a job waits while a job with its lock runs, or waits
+        with a higher priority or, at the same priority, a lower id.
+        """
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "select other.args->>'request_id' from procrastinate_jobs mine join procrastinate_jobs other"
+                " on other.lock = mine.lock and other.id <> mine.id and (other.status = 'doing'"
+                "  or (other.status = 'todo' and (other.priority > mine.priority"
+                "   or (other.priority = mine.priority and other.id < mine.id))))"
+                " where mine.task_name = %s and mine.args->>'request_id' = %s and mine.status = 'todo'"
+                " order by other.status = 'doing' desc, other.priority desc, other.id limit 1",
+                (TASK, request_id))
+            row = await cur.fetchone()
+            return row[0] if row else None
+
     async def list(self, workspace_id: str | None = None, states: tuple[State, ...] = (), limit: int = 100,
                    offset: int = 0) -> list[Delivery]:
         """Newest first, for the console."""

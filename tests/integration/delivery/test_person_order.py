@@ -74,6 +74,10 @@ def test_a_replacement_posted_at_once_waits_for_the_retried_document_it_replaces
     with delivering_gateway.client(dws.token) as c:
         _, _, first_docref, first = post_seed_resources(c, dws, nir=NIR)
         second_docref, second = _replacement(c, dws, NIR, first_docref.json()["id"])
+        waiting = [p for p in c.get(f"/CommunicationRequest/{second}/$timeline").json()["parameter"]
+                   if p["name"] == "waitingFor"]
+        assert waiting == [{"name": "waitingFor",
+                            "valueReference": {"reference": f"CommunicationRequest/{first.json()['id']}"}}]
         first_comm = wait_for_communication(c, first.json()["id"])
         second_comm = wait_for_communication(c, second)
         assert first_comm["status"] == "completed", first_comm
@@ -83,5 +87,7 @@ def test_a_replacement_posted_at_once_waits_for_the_retried_document_it_replaces
         assert summary["attempts"] == 2  # the busy answer was retried, and the replacement waited for it
         identifiers = {i["system"].rsplit("/", 1)[1]: i["value"]
                        for i in c.get(f"/DocumentReference/{second_docref}").json()["identifier"]}
+        done = c.get(f"/CommunicationRequest/{second}/$timeline").json()["parameter"]
     assert identifiers["cda-version-number"] == "2"  # sent as the second version of the first one's set
     assert identifiers["xds-unique-id"] != first_comm["identifier"][0]["value"]
+    assert not [p for p in done if p["name"] == "waitingFor"]
