@@ -33,6 +33,17 @@ def person_ins(patient: dict) -> str | None:
     return None
 
 
+async def request_person(resources: PostgresResourceStore, cr: dict, conn: AsyncConnection | None = None) -> str | None:
+    """The INS of the request's subject Patient, as it stands now (None: no Patient, or no valid INS)."""
+    patient = parse_reference((cr.get("subject") or {}).get("reference"))
+    if patient is None or patient.res_type != "Patient":
+        return None
+    try:
+        return person_ins((await resources.read_any("Patient", patient.id, conn)).as_dict())
+    except ResourceNotFound:  # checked when the request was written; gone since: the delivery will say so
+        return None
+
+
 def communication_request_hook(deliveries: PostgresDeliveryStore,  # noqa: ANN201 - WriteHookFactory
                                resources: PostgresResourceStore):
     def factory(caller: object, cr: dict) -> OnWrite:
@@ -42,12 +53,8 @@ def communication_request_hook(deliveries: PostgresDeliveryStore,  # noqa: ANN20
 
         async def on_write(conn: AsyncConnection, stored: StoredResource) -> None:
             if stored.version == 1:
-                try:
-                    person = person_ins((await resources.read_any("Patient", patient.id, conn)).as_dict())
-                except ResourceNotFound:  # checked before the write; gone since: the delivery will say so
-                    person = None
                 await deliveries.register(conn, stored.id, stored.workspace_id, patient.id, docref.id,
-                                          is_immediate(cr), ins_value=person)
+                                          is_immediate(cr), ins_value=await request_person(resources, cr, conn))
 
         return on_write
 

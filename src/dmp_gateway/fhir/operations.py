@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from dmp_gateway.delivery import service
 from dmp_gateway.delivery.states import IllegalTransition, State
+from dmp_gateway.fhir.delivery_hook import request_person
 from dmp_gateway.fhir.interactions import check_id, services
 from dmp_gateway.fhir.outcomes import error
 from dmp_gateway.fhir.responses import json_response, resource_response
@@ -28,12 +29,14 @@ async def _owned_delivery(request: Request, res_id: str, scope: str):  # noqa: A
     check_id("CommunicationRequest", res_id)
     caller = await authorize(request, scope)
     svc = services(request)
-    await svc.resources.read("CommunicationRequest", res_id, caller.workspace.id)  # 404 for other workspaces
-    return caller, svc
+    stored = await svc.resources.read("CommunicationRequest", res_id, caller.workspace.id)  # 404 elsewhere
+    return caller, svc, stored
 
 
 async def act(request: Request, res_id: str, operation: str) -> Response:
-    caller, svc = await _owned_delivery(request, res_id, "COMMUNICATIONREQUEST_UPDATE")
+    caller, svc, stored = await _owned_delivery(request, res_id, "COMMUNICATIONREQUEST_UPDATE")
+    if operation in ("send", "retry"):
+        await svc.deliveries.relock(res_id, await request_person(svc.resources, stored.as_dict()))
     try:
         await _ACTIONS[operation](res_id, store=svc.deliveries, who=caller.principal.subject)
     except IllegalTransition as exc:
@@ -43,7 +46,7 @@ async def act(request: Request, res_id: str, operation: str) -> Response:
 
 
 async def timeline(request: Request, res_id: str) -> Response:
-    _, svc = await _owned_delivery(request, res_id, "COMMUNICATIONREQUEST_READ")
+    _, svc, _ = await _owned_delivery(request, res_id, "COMMUNICATIONREQUEST_READ")
     delivery = await svc.deliveries.get(res_id)
     events = await svc.deliveries.timeline(res_id)
     params = [{"name": "state", "valueCode": delivery.state.value},

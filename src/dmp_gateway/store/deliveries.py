@@ -296,6 +296,17 @@ class PostgresDeliveryStore:
                                      " order by id", (request_id,))
             return [TimelineEvent(*row) for row in await cur.fetchall()]
 
+    async def relock(self, request_id: str, ins_value: str | None) -> None:
+        """Choose the lock again before `$send` or `$retry`, from the Patient as it is now: the typical retry
+        follows a corrected NIR. Only a delivery with no job (awaiting validation, failed) is relocked."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "update delivery set job_lock = case when %(ins)s::text is null"
+                "  then 'patient:' || workspace_id || ':' || patient_id else 'ins:' || workspace_id || ':' || %(ins)s end"
+                " where request_id = %(id)s and state = any(%(states)s)",
+                {"ins": ins_value, "id": request_id,
+                 "states": [State.AWAITING_VALIDATION.value, State.FAILED.value]})
+
     async def waiting_for(self, request_id: str) -> str | None:
         """The request whose job holds this one's back (the same person's, earlier or retrying), if any.
 

@@ -91,3 +91,38 @@ def test_a_replacement_posted_at_once_waits_for_the_retried_document_it_replaces
     assert identifiers["cda-version-number"] == "2"  # sent as the second version of the first one's set
     assert identifiers["xds-unique-id"] != first_comm["identifier"][0]["value"]
     assert not [p for p in done if p["name"] == "waitingFor"]
+
+
+def test_retry_after_a_corrected_nir_takes_the_new_persons_lock(delivering_gateway, dws):
+    # The typical $retry: the NIR was someone else's (a man's, for a woman), the client corrects the
+    # Patient, the operator retries. The request leaves the wrong person's lane for the right one's.
+    wrong = orjson.loads(seed_patient(OTHER_NIR)) | {"gender": "female"}  # 1881…: the first digit says male
+    with delivering_gateway.client(dws.token) as c:
+        patient = c.post("/Patient", headers=FHIR, content=orjson.dumps(wrong)).json()["id"]
+        binary = c.post("/Binary", content=sample_bytes("compte-rendu.pdf"), headers={"Content-Type": "application/pdf"})
+        docref = c.post("/DocumentReference", headers=FHIR,
+                        content=document_reference(patient, dws.practitioner, binary.json()["id"])).json()["id"]
+        cr = c.post("/CommunicationRequest", headers=FHIR, content=seed_communication_request(dws, patient, docref))
+        request_id = cr.json()["id"]
+        comm = wait_for_communication(c, request_id)
+        assert comm["notDoneReason"]["coding"][0]["code"] == "invalid-patient-identity", comm
+        assert _job_locks(delivering_gateway.database_url, [request_id]) == [f"ins:{dws.id}:{OTHER_NIR}"]
+        fixed = orjson.loads(seed_patient(NIR)) | {"id": patient, "gender": "female"}
+        assert c.put(f"/Patient/{patient}", headers=FHIR, content=orjson.dumps(fixed)).status_code == 200
+        assert c.post(f"/CommunicationRequest/{request_id}/$retry").status_code == 200
+        assert wait_for_communication_count(c, request_id, 2)[-1]["status"] == "completed"
+    assert _job_locks(delivering_gateway.database_url, [request_id]) == [f"ins:{dws.id}:{NIR}"]
+
+
+def wait_for_communication_count(c, request_id: str, count: int, timeout: float = 30.0) -> list[dict]:  # noqa: ANN001
+    """The request's Communications once there are `count` of them (one per attempt that ended)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        bundle = c.get("/Communication", params={"based-on": f"CommunicationRequest/{request_id}",
+                                                 "_sort": "sent"}).json()
+        if bundle["total"] >= count:
+            return sorted((e["resource"] for e in bundle["entry"]), key=lambda r: r.get("sent") or r["received"])
+        assert time.monotonic() < deadline, f"{bundle['total']} Communications for {request_id} after {timeout}s"
+        time.sleep(0.1)
