@@ -53,3 +53,24 @@ async def test_if_match_is_still_a_condition(store):
         await store.update("Organization", "missing", "w", org("C"), [], if_match=1)
     with pytest.raises(ResourceNotFound):  # another workspace's resource is not found, whatever the hint
         await store.update("Organization", created.id, "other", org("C"), [], known_version=2)
+
+
+async def _index_rows(store: PostgresResourceStore, res_id: str) -> list[tuple[str, str, int]]:
+    """(param, value, ctid block+offset) of a resource's index rows: a kept row keeps its ctid."""
+    async with store.pool.connection() as conn:
+        cur = await conn.execute("select param, value, ctid::text from fhir_search where res_type = 'Organization'"
+                                 " and id = %s order by param, value", (res_id,))
+        return await cur.fetchall()
+
+
+async def test_an_update_writes_only_the_index_rows_that_changed(store):
+    created = await store.create("Organization", "w", org("A"), [("name", "a"), ("identifier", "x"), ("type", "t")])
+    before = {(p, v): ctid for p, v, ctid in await _index_rows(store, created.id)}
+    await store.update("Organization", created.id, "w", org("B"),
+                       [("name", "b"), ("identifier", "x"), ("type", "t"), ("type", "u"), ("type", "u")],
+                       known_version=1)
+    rows = await _index_rows(store, created.id)
+    assert [(p, v) for p, v, _ in rows] == [("identifier", "x"), ("name", "b"), ("type", "t"), ("type", "u")]  # once each
+    after = {(p, v): ctid for p, v, ctid in rows}
+    assert after[("identifier", "x")] == before[("identifier", "x")] and after[("type", "t")] == before[("type", "t")]
+    assert await _search(store, "b") == ["B"] and await _search(store, "a") == []
