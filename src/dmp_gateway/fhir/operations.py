@@ -3,8 +3,10 @@
 `$send` validates a request that waited for a human (no IMMEDIATE_MODE tag); `$retry` starts a
 failed one again after its data was fixed; `$cancel` withdraws it. They need
 COMMUNICATIONREQUEST_UPDATE and answer the CommunicationRequest as it now stands. `$timeline`
-(COMMUNICATIONREQUEST_READ) answers a Parameters resource: `state`, `attempts`, `uniqueId`, then
-one `event` part per step (at, step, outcome, details as JSON text), oldest first.
+(COMMUNICATIONREQUEST_READ) answers a Parameters resource: `state`, `attempts`, `uniqueId`, `reason`,
+`waitingFor` (the same person's request a queued one waits behind), then one `event` part per step (at,
+step, outcome, details as JSON text), oldest first. `$send` and `$retry` first choose the job lock again
+from the Patient as it now is (a retry typically follows a corrected NIR).
 """
 
 from __future__ import annotations
