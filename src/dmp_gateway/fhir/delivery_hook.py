@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 from dmp_gateway import ins
 from dmp_gateway.fhir.codes import IMMEDIATE_MODE, PROCESSING_MODE_SYSTEM
 from dmp_gateway.fhir.references import parse_reference
-from dmp_gateway.store.deliveries import PostgresDeliveryStore
+from dmp_gateway.store.deliveries import PostgresDeliveryStore, job_lock
 from dmp_gateway.store.errors import ResourceNotFound
 from dmp_gateway.store.resources import OnWrite, PostgresResourceStore, StoredResource
 
@@ -33,15 +33,14 @@ def person_ins(patient: dict) -> str | None:
     return None
 
 
-async def request_person(resources: PostgresResourceStore, cr: dict, conn: AsyncConnection | None = None) -> str | None:
-    """The INS of the request's subject Patient, as it stands now (None: no Patient, or no valid INS)."""
-    patient = parse_reference((cr.get("subject") or {}).get("reference"))
-    if patient is None or patient.res_type != "Patient":
-        return None
+async def request_lock(resources: PostgresResourceStore, workspace_id: str, patient_id: str,
+                       conn: AsyncConnection | None = None) -> str:
+    """The job lock of a request about `patient_id`, from the Patient as it stands now."""
     try:
-        return person_ins((await resources.read_any("Patient", patient.id, conn)).as_dict())
+        ins_value = person_ins((await resources.read_any("Patient", patient_id, conn)).as_dict())
     except ResourceNotFound:  # checked when the request was written; gone since: the delivery will say so
-        return None
+        ins_value = None
+    return job_lock(workspace_id, patient_id, ins_value)
 
 
 def communication_request_hook(deliveries: PostgresDeliveryStore,  # noqa: ANN201 - WriteHookFactory
@@ -53,8 +52,9 @@ def communication_request_hook(deliveries: PostgresDeliveryStore,  # noqa: ANN20
 
         async def on_write(conn: AsyncConnection, stored: StoredResource) -> None:
             if stored.version == 1:
+                lock = await request_lock(resources, stored.workspace_id, patient.id, conn)
                 await deliveries.register(conn, stored.id, stored.workspace_id, patient.id, docref.id,
-                                          is_immediate(cr), ins_value=await request_person(resources, cr, conn))
+                                          is_immediate(cr), lock=lock)
 
         return on_write
 

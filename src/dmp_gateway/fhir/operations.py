@@ -17,9 +17,10 @@ from starlette.responses import Response
 
 from dmp_gateway.delivery import service
 from dmp_gateway.delivery.states import IllegalTransition, State
-from dmp_gateway.fhir.delivery_hook import request_person
+from dmp_gateway.fhir.delivery_hook import request_lock
 from dmp_gateway.fhir.interactions import check_id, services
 from dmp_gateway.fhir.outcomes import error
+from dmp_gateway.fhir.references import parse_reference
 from dmp_gateway.fhir.responses import json_response, resource_response
 from dmp_gateway.fhir.security import authorize
 
@@ -37,8 +38,9 @@ async def _owned_delivery(request: Request, res_id: str, scope: str):  # noqa: A
 
 async def act(request: Request, res_id: str, operation: str) -> Response:
     caller, svc, stored = await _owned_delivery(request, res_id, "COMMUNICATIONREQUEST_UPDATE")
-    if operation in ("send", "retry"):
-        await svc.deliveries.relock(res_id, await request_person(svc.resources, stored.as_dict()))
+    subject = parse_reference((stored.as_dict().get("subject") or {}).get("reference"))
+    if operation in ("send", "retry") and subject is not None:  # the profile rules require a subject
+        await svc.deliveries.relock(res_id, await request_lock(svc.resources, caller.workspace.id, subject.id))
     try:
         await _ACTIONS[operation](res_id, store=svc.deliveries, who=caller.principal.subject)
     except IllegalTransition as exc:

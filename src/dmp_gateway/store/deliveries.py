@@ -60,18 +60,17 @@ async def enqueue(conn: AsyncConnection, delivery_id: str, at: datetime | None =
 RETRY_PRIORITY = 1
 
 
-def patient_lock(workspace_id: str, patient_id: str) -> str:
-    """The lock of a Patient resource with no usable INS (and of deliveries stored before revision 0007)."""
-    return f"patient:{workspace_id}:{patient_id}"
+def job_lock(workspace_id: str, patient_id: str, ins_value: str | None = None) -> str:
+    """The procrastinate lock of a delivery's jobs: they run one at a time, in order, per person.
+
+    The person is their INS, not the Patient resource (the seed flow posts a Patient per document); a
+    Patient with no usable INS is its own lock.
+    """
+    return f"ins:{workspace_id}:{ins_value}" if ins_value else f"patient:{workspace_id}:{patient_id}"
 
 
-def person_lock(workspace_id: str, ins_value: str) -> str:
-    """Jobs of one person run one at a time, in order (procrastinate lock): the seed flow posts a Patient
-    per document, so the person is their INS, not the Patient resource."""
-    return f"ins:{workspace_id}:{ins_value}"
-
-
-#: The lock of a delivery row, in SQL (rows from before revision 0007 have no job_lock).
+#: The lock of a delivery row, in SQL: rows from before revision 0007 have no job_lock, and take what
+#: `job_lock` gives without an INS.
 _LOCK_OF_ROW = "coalesce(job_lock, 'patient:' || workspace_id || ':' || patient_id)"
 
 
@@ -112,11 +111,10 @@ class PostgresDeliveryStore:
         self.blobs = BlobReader(pool)
 
     async def register(self, conn: AsyncConnection, request_id: str, workspace_id: str, patient_id: str,
-                       document_reference_id: str, immediate: bool, *, ins_value: str | None = None) -> None:
+                       document_reference_id: str, immediate: bool, *, lock: str | None = None) -> None:
         """A new CommunicationRequest's delivery, inside the transaction that stores the request.
 
-        `ins_value`: the patient's INS when the Patient carries one, so that the person's jobs run in order
-        whatever Patient resource each request names; without it the Patient resource is the lock."""
+        `lock`: its jobs' `job_lock` (the Patient's INS when it carries one); without it the Patient resource."""
         event = Event.CREATED_IMMEDIATE if immediate else Event.CREATED_NEEDS_VALIDATION
         state = next_state(State.RECEIVED, event)
         # The row and its first two timeline events in one statement, the events in order (the
@@ -132,7 +130,7 @@ class PostgresDeliveryStore:
             " order by e.n",
             {"id": request_id, "ws": workspace_id, "patient": patient_id, "docref": document_reference_id,
              "state": state.value, "immediate": immediate,
-             "lock": person_lock(workspace_id, ins_value) if ins_value else patient_lock(workspace_id, patient_id),
+             "lock": lock or job_lock(workspace_id, patient_id),
              "steps": [State.RECEIVED.value, state.value],
              "details": [orjson.dumps({"immediate": immediate}).decode(), "{}"]})
         if state is State.QUEUED:
@@ -296,16 +294,12 @@ class PostgresDeliveryStore:
                                      " order by id", (request_id,))
             return [TimelineEvent(*row) for row in await cur.fetchall()]
 
-    async def relock(self, request_id: str, ins_value: str | None) -> None:
-        """Choose the lock again before `$send` or `$retry`, from the Patient as it is now: the typical retry
+    async def relock(self, request_id: str, lock: str) -> None:
+        """Set the lock again before `$send` or `$retry`, from the Patient as it is now: the typical retry
         follows a corrected NIR. Only a delivery with no job (awaiting validation, failed) is relocked."""
         async with self.pool.connection() as conn:
-            await conn.execute(
-                "update delivery set job_lock = case when %(ins)s::text is null"
-                "  then 'patient:' || workspace_id || ':' || patient_id else 'ins:' || workspace_id || ':' || %(ins)s end"
-                " where request_id = %(id)s and state = any(%(states)s)",
-                {"ins": ins_value, "id": request_id,
-                 "states": [State.AWAITING_VALIDATION.value, State.FAILED.value]})
+            await conn.execute("update delivery set job_lock = %s where request_id = %s and state = any(%s)",
+                               (lock, request_id, [State.AWAITING_VALIDATION.value, State.FAILED.value]))
 
     async def waiting_for(self, request_id: str) -> str | None:
         """The request whose job holds this one's back (the same person's, earlier or retrying), if any.

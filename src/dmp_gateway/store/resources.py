@@ -76,7 +76,8 @@ def _stamp(content: dict, res_id: str, version: int, when: datetime) -> bytes:
 
 #: The resource row and its index rows, the parts every write statement below shares.
 _RESOURCE_INTO = "insert into fhir_resource (res_type, id, version, workspace_id, last_updated, is_current, blob_id, content)"
-_INDEX_ROWS = """insert into fhir_search (res_type, id, workspace_id, param, value)
+_SEARCH_INTO = "insert into fhir_search (res_type, id, workspace_id, param, value)"
+_INDEX_ROWS = f"""{_SEARCH_INTO}
 select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::json) as e"""
 
 _INSERT = f"""
@@ -113,7 +114,7 @@ with retired as (
   select %(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, blob_id, %(c)s::json from retired
   returning blob_id
 ), indexed as (
-  insert into fhir_search (res_type, id, workspace_id, param, value)
+  {_SEARCH_INTO}
   select distinct %(t)s, %(id)s, %(ws)s, w.param, w.value from wanted w
   where exists (select 1 from r) and not exists (
     select 1 from fhir_search s where s.res_type = %(t)s and s.id = %(id)s and s.param = w.param and s.value = w.value)
