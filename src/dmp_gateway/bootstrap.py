@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from dmp_gateway.auth.setup import AuthServices, bootstrap_auth
 from dmp_gateway.config import Settings
+from dmp_gateway.fhir.attempts import AttemptResources
 from dmp_gateway.store.binaries import BlobReader
 from dmp_gateway.store.deliveries import PostgresDeliveryStore
 from dmp_gateway.store.db import open_pool
@@ -43,6 +44,8 @@ class Services:
     workspaces: WorkspaceDirectory
     auth: AuthServices
     deliveries: PostgresDeliveryStore
+    #: What the worker's delivery attempts read of their request and document (fhir/attempts.py).
+    attempts: AttemptResources
     #: Per resource type, what else must happen in the write's transaction (delivery enqueues there).
     write_hooks: dict[str, WriteHookFactory] = field(default_factory=dict)
 
@@ -69,10 +72,11 @@ async def open_services(settings: Settings, url: str | None = None) -> Services:
     url = url or prepare_database(settings)
     pool = await open_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
     resources = PostgresResourceStore(pool)
-    deliveries = PostgresDeliveryStore(pool, FhirResourceEffects(resources))
+    attempts = AttemptResources()
+    deliveries = PostgresDeliveryStore(pool, FhirResourceEffects(resources, attempts))
     services = Services(
         settings=settings, database_url=url, pool=pool, resources=resources, blobs=BlobReader(pool),
-        workspaces=WorkspaceDirectory(pool), auth=bootstrap_auth(settings), deliveries=deliveries,
+        workspaces=WorkspaceDirectory(pool), auth=bootstrap_auth(settings), deliveries=deliveries, attempts=attempts,
     )
     services.write_hooks["CommunicationRequest"] = communication_request_hook(deliveries, resources)
     return services
@@ -87,7 +91,7 @@ def delivery_ports(services: Services, dmp: DmpPort | None = None) -> DeliveryPo
 
     return DeliveryPorts(
         store=services.deliveries, dmp=dmp or soap_dmp_from_settings(services.settings),
-        documents=RequestDocuments(services.resources, services.blobs, services.settings),
+        documents=RequestDocuments(services.resources, services.blobs, services.settings, services.attempts),
         policy=RetryPolicy.from_settings(services.settings))
 
 

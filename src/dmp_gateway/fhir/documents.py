@@ -17,6 +17,7 @@ from dmp_gateway.cda.ids import mint_document_oid
 from dmp_gateway.config import Settings
 from dmp_gateway.delivery.model import BuiltDocument, EmbeddedPdf, Reason
 from dmp_gateway.delivery.ports import DocumentProblem
+from dmp_gateway.fhir.attempts import AttemptResources
 from dmp_gateway.fhir.cda_mapping import (RequestResources, build_prepared_cda, unique_id_from_master_identifier)
 from dmp_gateway.fhir.cda_mapping import patient_ins as cda_patient_ins
 from dmp_gateway.fhir.codes import CDA_SET_ID_SYSTEM, CDA_VERSION_SYSTEM, XDS_UNIQUE_ID_SYSTEM
@@ -36,6 +37,9 @@ class RequestDocuments:
     resources: PostgresResourceStore
     blobs: BlobReader
     settings: Settings
+    #: The request as the attempt's start read it (and the document as read here), shared with
+    #: `FhirResourceEffects`, which writes the outcome from them (fhir/attempts.py).
+    attempts: AttemptResources = field(default_factory=AttemptResources)
 
     async def _get(self, label: str, ref_value: object, types: tuple[str, ...]) -> dict:
         return (await self._get_all([(label, ref_value, types)]))[0].as_dict()
@@ -58,10 +62,12 @@ class RequestDocuments:
     _recent: Lru[str, tuple[dict, dict]] = field(default_factory=lambda: Lru(_RECENT_MAX), repr=False)
 
     async def _request_and_patient(self, request_id: str, *, keep: bool) -> tuple[dict, dict]:
-        """Fresh for `patient_ins` (keep=True), which starts every attempt; `build` reuses that read."""
+        """For `patient_ins` (keep=True), which starts every attempt: the request as the attempt's start
+        read it, and its Patient read now; `build` reuses both."""
         cached = None if keep else self._recent.pop(request_id)
         if cached is None:
-            cr = (await self.resources.read_any("CommunicationRequest", request_id)).as_dict()
+            kept = self.attempts.request(request_id)
+            cr = (kept or await self.resources.read_any("CommunicationRequest", request_id)).as_dict()
             cached = (cr, await self._get("CommunicationRequest.subject", cr.get("subject"), ("Patient",)))
         if keep:
             self._recent.put(request_id, cached)
@@ -74,11 +80,13 @@ class RequestDocuments:
     async def build(self, request_id: str, unique_id: str | None) -> BuiltDocument:
         cr, patient = await self._request_and_patient(request_id, keep=False)
         payload = (cr.get("payload") or [{}])[0].get("contentReference")
-        docref, sender, requester = (stored.as_dict() for stored in await self._get_all([
+        stored_docref, stored_sender, stored_requester = await self._get_all([
             ("CommunicationRequest.payload[0]", payload, ("DocumentReference",)),
             ("CommunicationRequest.sender", cr.get("sender"), ("Practitioner", "Organization")),
             ("CommunicationRequest.requester.agent", (cr.get("requester") or {}).get("agent"), ("Organization",)),
-        ]))
+        ])
+        self.attempts.keep_document(request_id, stored_docref)
+        docref, sender, requester = stored_docref.as_dict(), stored_sender.as_dict(), stored_requester.as_dict()
         binary_ref = ((docref.get("content") or [{}])[0].get("attachment") or {}).get("url")
         wanted = [("DocumentReference.content[0].attachment.url", binary_ref, ("Binary",))]
         if docref.get("authenticator"):

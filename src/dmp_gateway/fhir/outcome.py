@@ -6,15 +6,16 @@ Called by the delivery store inside its transactions, so a state and its resourc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection
 
 from dmp_gateway.delivery.model import Delivery, Outcome
+from dmp_gateway.fhir.attempts import AttemptResources
 from dmp_gateway.fhir.codes import (CDA_SET_ID_SYSTEM, CDA_VERSION_SYSTEM, DEFAULT_TAG, DELIVERY_REASON_SYSTEM,
                                     DMP_ERROR_SYSTEM, MEDIUM_SYSTEM, XDS_UNIQUE_ID_SYSTEM)
 from dmp_gateway.fhir.search_params import index_rows
-from dmp_gateway.store.resources import PostgresResourceStore
+from dmp_gateway.store.resources import PostgresResourceStore, StoredResource
 
 
 def _iso(outcome: Outcome) -> str:
@@ -54,45 +55,83 @@ class FhirResourceEffects:
     """ResourceEffects (store/deliveries.py) written as FHIR resources."""
 
     resources: PostgresResourceStore
+    #: The request (and document) as the attempt last read them, shared with `RequestDocuments`.
+    attempts: AttemptResources = field(default_factory=AttemptResources)
 
-    async def _set_request_status(self, conn: AsyncConnection, delivery: Delivery, status: str) -> dict:
+    async def _set_request_status(self, conn: AsyncConnection, delivery: Delivery, status: str,
+                                  kept: StoredResource | None = None) -> StoredResource:
+        """The request with `status`, written only if it had another one. `kept`: a copy read earlier in
+        the attempt, written over only if still current; else the request is read again."""
+        if kept is not None:
+            cr = kept.as_dict()
+            if cr.get("status") == status:
+                return kept
+            cr["status"] = status
+            written = await self.resources.replace_if_current(
+                "CommunicationRequest", cr["id"], delivery.workspace_id, cr, index_rows("CommunicationRequest", cr),
+                kept.version, conn)
+            if written is not None:
+                return written
         stored = await self.resources.read_any("CommunicationRequest", delivery.request_id, conn)
         cr = stored.as_dict()
-        if cr.get("status") != status:
-            cr["status"] = status
-            await self.resources.update("CommunicationRequest", cr["id"], delivery.workspace_id, cr,
-                                        index_rows("CommunicationRequest", cr), conn=conn,
-                                        known_version=stored.version)
-        return cr
+        if cr.get("status") == status:
+            return stored
+        cr["status"] = status
+        return await self.resources.update("CommunicationRequest", cr["id"], delivery.workspace_id, cr,
+                                           index_rows("CommunicationRequest", cr), conn=conn,
+                                           known_version=stored.version)
 
     async def started(self, conn: AsyncConnection, delivery: Delivery) -> None:
-        await self._set_request_status(conn, delivery, "active")
+        # A fresh read: what the attempt's next steps (patient, CDA, outcome) work from.
+        self.attempts.forget(delivery.request_id)
+        self.attempts.keep_request(delivery.request_id, await self._set_request_status(conn, delivery, "active"))
 
     async def cancelled(self, conn: AsyncConnection, delivery: Delivery) -> None:
+        self.attempts.forget(delivery.request_id)
         await self._set_request_status(conn, delivery, "cancelled")
 
     async def finished(self, conn: AsyncConnection, delivery: Delivery, outcome: Outcome) -> None:
+        kept_request = self.attempts.request(delivery.request_id)
+        kept_document = self.attempts.document(delivery.request_id)
+        self.attempts.forget(delivery.request_id)
         # Failed requests go back to `suspended`: visible, fixable, ready for $retry (issue 5).
-        cr = await self._set_request_status(conn, delivery, "completed" if outcome.delivered else "suspended")
+        stored = await self._set_request_status(conn, delivery, "completed" if outcome.delivered else "suspended",
+                                                kept_request)
+        cr = stored.as_dict()
         comm = communication(cr, outcome)
         await self.resources.create("Communication", delivery.workspace_id, comm, index_rows("Communication", comm),
                                     conn=conn)
         if outcome.delivered and outcome.unique_id:
-            await self._mark_delivered(conn, delivery, cr, outcome.unique_id)
+            await self._mark_delivered(conn, delivery, cr, outcome.unique_id, kept_document)
 
-    async def _mark_delivered(self, conn: AsyncConnection, delivery: Delivery, cr: dict, unique_id: str) -> None:
-        from dmp_gateway.fhir.documents import document_set  # the same set/version rule as the CDA's
-
+    async def _mark_delivered(self, conn: AsyncConnection, delivery: Delivery, cr: dict, unique_id: str,
+                              kept: StoredResource | None) -> None:
         for payload in cr.get("payload") or []:
             ref = (payload.get("contentReference") or {}).get("reference", "")
             if not ref.startswith("DocumentReference/"):
                 continue
-            stored = await self.resources.read_any("DocumentReference", ref.split("/", 1)[1], conn)
-            docref = stored.as_dict()
-            set_id, version = await document_set(self.resources, docref, unique_id, conn)
-            mine = {XDS_UNIQUE_ID_SYSTEM: unique_id, CDA_SET_ID_SYSTEM: set_id, CDA_VERSION_SYSTEM: str(version)}
-            docref["identifier"] = [i for i in docref.get("identifier") or [] if i.get("system") not in mine] + [
-                {"system": system, "value": value} for system, value in mine.items()]
-            await self.resources.update("DocumentReference", docref["id"], delivery.workspace_id, docref,
-                                        index_rows("DocumentReference", docref), conn=conn,
-                                        known_version=stored.version)
+            docref_id = ref.split("/", 1)[1]
+            if kept is not None and kept.id == docref_id and await self._identify(conn, delivery, kept, unique_id,
+                                                                                   conditional=True):
+                continue
+            await self._identify(conn, delivery, await self.resources.read_any("DocumentReference", docref_id, conn),
+                                 unique_id, conditional=False)
+
+    async def _identify(self, conn: AsyncConnection, delivery: Delivery, stored: StoredResource, unique_id: str, *,
+                        conditional: bool) -> bool:
+        """Give the DocumentReference the DMP uniqueId, setId and version; `conditional`: only if `stored`
+        is still its current version (False when it is not)."""
+        from dmp_gateway.fhir.documents import document_set  # the same set/version rule as the CDA's
+
+        docref = stored.as_dict()
+        set_id, version = await document_set(self.resources, docref, unique_id, conn)
+        mine = {XDS_UNIQUE_ID_SYSTEM: unique_id, CDA_SET_ID_SYSTEM: set_id, CDA_VERSION_SYSTEM: str(version)}
+        docref["identifier"] = [i for i in docref.get("identifier") or [] if i.get("system") not in mine] + [
+            {"system": system, "value": value} for system, value in mine.items()]
+        index = index_rows("DocumentReference", docref)
+        if conditional:
+            return await self.resources.replace_if_current("DocumentReference", stored.id, delivery.workspace_id,
+                                                           docref, index, stored.version, conn) is not None
+        await self.resources.update("DocumentReference", stored.id, delivery.workspace_id, docref, index, conn=conn,
+                                    known_version=stored.version)
+        return True

@@ -183,11 +183,18 @@ class PostgresDeliveryStore:
                            (request_id, step, outcome, orjson.dumps(details).decode()))
 
     async def start(self, request_id: str) -> Delivery:
-        """The `start` transition counting the attempt in SQL, and its FHIR effect, in one transaction.
+        """The `start` transition counting the attempt in SQL, then its FHIR effect.
 
         No read before it: the compare-and-set on the runnable states is the check (a stale job's
-        delivery is in none of them, and IllegalTransition tells which one it is in)."""
-        async with self.pool.connection() as conn, conn.transaction():
+        delivery is in none of them, and IllegalTransition tells which one it is in).
+
+        Two statements, each atomic, without BEGIN/COMMIT around them (two round trips of the worker's
+        hot path): the FHIR effect is setting the request `active`, which it already is when it was
+        posted in immediate mode or went through `$send`/`$retry` (their transaction sets it). A crash
+        between the two leaves an attempt under way on a request still `suspended`, the next start or
+        the outcome sets it right.
+        """
+        async with self.pool.connection() as conn:
             delivery = await self._move(conn, request_id, Event.START, "ok", _ATTEMPT_DETAILS,
                                         attempts=_Sql("attempts + 1"))
             await self.effects.started(conn, delivery)

@@ -291,6 +291,20 @@ class PostgresResourceStore:
         async with self.transaction() as tx:
             return await self._update(tx, res_type, res_id, workspace_id, content, index, if_match, on_write)
 
+    async def replace_if_current(
+        self, res_type: str, res_id: str, workspace_id: str, content: dict, index: IndexRows, version: int,
+        conn: AsyncConnection | None = None,
+    ) -> StoredResource | None:
+        """Version `version` + 1 with `content`, only if `version` is still the current one (else None).
+
+        For a caller holding a copy read earlier: None means somebody wrote in between, and the change
+        must be made again on a fresh read rather than overwrite theirs. One statement.
+        """
+        if not 0 < version <= _MAX_VERSION:
+            return None
+        async with self._connection(conn) as c:
+            return await self._replace_known(c, res_type, res_id, workspace_id, content, index, version)
+
     async def _replace_known(
         self, conn: AsyncConnection, res_type: str, res_id: str, workspace_id: str, content: dict,
         index: IndexRows, current: int,
