@@ -9,9 +9,7 @@ plain `application/soap+xml` envelope (ITI-18/57 are usually sent that way, IHE 
 
 from __future__ import annotations
 
-from email.message import Message
-
-from dmp_gateway.dmp.mtom import MtomError, ParsedMessage, build_mtom, parse_message
+from dmp_gateway.dmp.mtom import MtomError, ParsedMessage, build_mtom, parse_content_type, parse_message
 from dmp_gateway.dmp_simulator.rejections import SoapFault
 
 SoapPackage = ParsedMessage
@@ -21,14 +19,12 @@ def parse_request(content_type: str | None, body: bytes) -> ParsedMessage:
     """Split a SOAP 1.2 HTTP request body (MTOM or plain); raises SoapFault on bad packaging."""
     if not content_type:
         raise SoapFault("Sender", "missing Content-Type: expected multipart/related (MTOM) or application/soap+xml")
-    header = Message()
-    header["content-type"] = content_type
-    media = header.get_content_type()
+    media, params = parse_content_type(content_type)
     if media == "text/xml":
         raise SoapFault("VersionMismatch", "text/xml is SOAP 1.1; the DMP speaks SOAP 1.2 (application/soap+xml)")
     if media not in ("application/soap+xml", "multipart/related"):
         raise SoapFault("Sender", f"unsupported Content-Type {media}")
-    if media == "multipart/related" and str(header.get_param("type", "")).lower() != "application/xop+xml":
+    if media == "multipart/related" and params.get("type", "").lower() != "application/xop+xml":
         raise SoapFault("Sender", 'multipart/related without type="application/xop+xml" is not MTOM')
     try:
         return parse_message(content_type, body)
