@@ -41,50 +41,58 @@ class RequestDocuments:
     #: `FhirResourceEffects`, which writes the outcome from them (fhir/attempts.py).
     attempts: AttemptResources = field(default_factory=AttemptResources)
 
-    async def _get(self, label: str, ref_value: object, types: tuple[str, ...]) -> dict:
-        return (await self._get_all([(label, ref_value, types)]))[0].as_dict()
-
-    async def _get_all(self, wanted: list[tuple[str, object, tuple[str, ...]]]) -> list[StoredResource]:
-        """Resolve several references in one round trip: (label, reference, allowed types) each."""
+    async def _get_all(self, wanted: list[tuple[str, object, tuple[str, ...]]],
+                       prefetched: dict[tuple[str, str], StoredResource] | None = None) -> list[StoredResource]:
+        """Resolve several references, (label, reference, allowed types) each: from `prefetched` when it
+        holds them all, else in one round trip."""
         refs = []
         for label, ref_value, types in wanted:
             ref = parse_reference(ref_value.get("reference") if isinstance(ref_value, dict) else ref_value)
             if ref is None or ref.res_type not in types:
                 raise DocumentProblem(Reason.CDA_INVALID, f"{label} does not reference a {' or '.join(types)}.")
             refs.append((ref.res_type, ref.id))
-        found = await self.resources.read_many(refs)
+        found = prefetched if prefetched is not None and all(ref in prefetched for ref in refs) else (
+            await self.resources.read_many(refs))
         for (label, _, _), ref in zip(wanted, refs):
             if ref not in found:
                 raise DocumentProblem(Reason.CDA_INVALID, f"{label} references {ref[0]}/{ref[1]}, which no longer exists.")
         return [found[ref] for ref in refs]
 
-    #: (request, patient) read by `patient_ins`, reused by the `build` that follows in the same attempt.
-    _recent: Lru[str, tuple[dict, dict]] = field(default_factory=lambda: Lru(_RECENT_MAX), repr=False)
+    #: What `patient_ins` read, for the `build` that follows in the same attempt: the request, and the
+    #: resources it references (Patient, DocumentReference, sender, requester) by (type, id).
+    _recent: Lru[str, tuple[dict, dict[tuple[str, str], StoredResource]]] = field(
+        default_factory=lambda: Lru(_RECENT_MAX), repr=False)
 
-    async def _request_and_patient(self, request_id: str, *, keep: bool) -> tuple[dict, dict]:
+    async def _request_and_references(self, request_id: str, *,
+                                      keep: bool) -> tuple[dict, dict[tuple[str, str], StoredResource]]:
         """For `patient_ins` (keep=True), which starts every attempt: the request as the attempt's start
-        read it, and its Patient read now; `build` reuses both."""
+        read it, and what it references, read now in one round trip; `build` reuses both. (A reference
+        that is wrong or gone is only an error where it is used, as if read there.)"""
         cached = None if keep else self._recent.pop(request_id)
         if cached is None:
             kept = self.attempts.request(request_id)
             cr = (kept or await self.resources.read_any("CommunicationRequest", request_id)).as_dict()
-            cached = (cr, await self._get("CommunicationRequest.subject", cr.get("subject"), ("Patient",)))
+            cached = (cr, await self.resources.read_many([ref for ref in map(_type_and_id, _first_references(cr))
+                                                          if ref is not None]))
         if keep:
             self._recent.put(request_id, cached)
         return cached
 
     async def patient_ins(self, request_id: str) -> Ins:
-        _, patient = await self._request_and_patient(request_id, keep=True)
-        return patient_ins(patient, self.settings)
+        cr, prefetched = await self._request_and_references(request_id, keep=True)
+        (patient,) = await self._get_all([("CommunicationRequest.subject", cr.get("subject"), ("Patient",))], prefetched)
+        return patient_ins(patient.as_dict(), self.settings)
 
     async def build(self, request_id: str, unique_id: str | None) -> BuiltDocument:
-        cr, patient = await self._request_and_patient(request_id, keep=False)
-        payload = (cr.get("payload") or [{}])[0].get("contentReference")
-        stored_docref, stored_sender, stored_requester = await self._get_all([
+        cr, prefetched = await self._request_and_references(request_id, keep=False)
+        subject, payload, sender_ref, agent = _first_references(cr)
+        stored_patient, stored_docref, stored_sender, stored_requester = await self._get_all([
+            ("CommunicationRequest.subject", subject, ("Patient",)),
             ("CommunicationRequest.payload[0]", payload, ("DocumentReference",)),
-            ("CommunicationRequest.sender", cr.get("sender"), ("Practitioner", "Organization")),
-            ("CommunicationRequest.requester.agent", (cr.get("requester") or {}).get("agent"), ("Organization",)),
-        ])
+            ("CommunicationRequest.sender", sender_ref, ("Practitioner", "Organization")),
+            ("CommunicationRequest.requester.agent", agent, ("Organization",)),
+        ], prefetched)
+        patient = stored_patient.as_dict()
         self.attempts.keep_document(request_id, stored_docref)
         docref, sender, requester = stored_docref.as_dict(), stored_sender.as_dict(), stored_requester.as_dict()
         binary_ref = ((docref.get("content") or [{}])[0].get("attachment") or {}).get("url")
@@ -149,6 +157,17 @@ async def document_set(resources: PostgresResourceStore, docref: dict, unique_id
     """setId and versionNumber of a delivered document, as its CDA carries them."""
     _, set_id, version = await replaced_document(resources, docref, conn)
     return set_id or _derived_set_id(unique_id), version
+
+
+def _first_references(cr: dict) -> tuple[object, object, object, object]:
+    """What a request references: subject, payload[0] document, sender, requester agent."""
+    return (cr.get("subject"), (cr.get("payload") or [{}])[0].get("contentReference"), cr.get("sender"),
+            (cr.get("requester") or {}).get("agent"))
+
+
+def _type_and_id(value: object) -> tuple[str, str] | None:
+    ref = parse_reference(value.get("reference") if isinstance(value, dict) else value)
+    return (ref.res_type, ref.id) if ref is not None else None
 
 
 def patient_ins(patient: dict, settings: Settings) -> Ins:
