@@ -50,10 +50,19 @@ async def enqueue(conn: AsyncConnection, delivery_id: str, at: datetime | None =
     requests posted after the one it retries; due retries are also fetched before first attempts.
     """
     await conn.execute(
-        "select procrastinate_defer_jobs_v1(array[row(%s, %s, %s, (select " + _LOCK_OF_ROW + " from delivery"
-        " where request_id = %s), null, %s::jsonb, %s)::procrastinate_job_to_defer_v1])",
-        (QUEUE, TASK, RETRY_PRIORITY if retry else 0, delivery_id, orjson.dumps({"request_id": delivery_id}).decode(),
-         at))
+        "select " + _defer_job("(select " + _LOCK_OF_ROW + " from delivery where request_id = %(id)s)"),
+        _job_parameters(delivery_id, at, retry=retry))
+
+
+def _defer_job(lock_sql: str) -> str:
+    """procrastinate's defer function for one delivery job (parameters: `_job_parameters`)."""
+    return ("procrastinate_defer_jobs_v1(array[row(%(queue)s, %(task)s, %(priority)s, " + lock_sql +
+            ", null, %(args)s::jsonb, %(at)s)::procrastinate_job_to_defer_v1])")
+
+
+def _job_parameters(delivery_id: str, at: datetime | None = None, *, retry: bool = False) -> dict[str, object]:
+    return {"queue": QUEUE, "task": TASK, "priority": RETRY_PRIORITY if retry else 0, "id": delivery_id,
+            "args": orjson.dumps({"request_id": delivery_id}).decode(), "at": at}
 
 
 #: procrastinate priority of a retry's job (first attempts have 0).
@@ -117,24 +126,25 @@ class PostgresDeliveryStore:
         `lock`: its jobs' `job_lock` (the Patient's INS when it carries one); without it the Patient resource."""
         event = Event.CREATED_IMMEDIATE if immediate else Event.CREATED_NEEDS_VALIDATION
         state = next_state(State.RECEIVED, event)
-        # The row and its first two timeline events in one statement, the events in order (the
-        # timeline is read by id).
+        # The row, its first two timeline events (in order: the timeline is read by id) and, when it is
+        # queued, its job: one statement. (The job's lock is given, not read back: a statement does not
+        # see the rows its own CTEs insert.)
         await conn.execute(
             "with created as (insert into delivery (request_id, workspace_id, patient_id, document_reference_id,"
             "  state, immediate, job_lock) values (%(id)s, %(ws)s, %(patient)s, %(docref)s, %(state)s,"
             "  %(immediate)s, %(lock)s)"
-            "  returning request_id)"
-            " insert into delivery_event (request_id, step, outcome, details)"
-            " select created.request_id, e.step, 'ok', e.details::jsonb"
-            " from created, unnest(%(steps)s::text[], %(details)s::text[]) with ordinality as e(step, details, n)"
-            " order by e.n",
-            {"id": request_id, "ws": workspace_id, "patient": patient_id, "docref": document_reference_id,
-             "state": state.value, "immediate": immediate,
+            "  returning request_id),"
+            " logged as (insert into delivery_event (request_id, step, outcome, details)"
+            "  select created.request_id, e.step, 'ok', e.details::jsonb"
+            "  from created, unnest(%(steps)s::text[], %(details)s::text[]) with ordinality as e(step, details, n)"
+            "  order by e.n),"
+            " deferred as (select " + _defer_job("%(lock)s") + " from created where %(queued)s)"
+            " select count(*) from deferred",
+            {**_job_parameters(request_id), "ws": workspace_id, "patient": patient_id, "docref": document_reference_id,
+             "state": state.value, "immediate": immediate, "queued": state is State.QUEUED,
              "lock": lock or job_lock(workspace_id, patient_id),
              "steps": [State.RECEIVED.value, state.value],
              "details": [orjson.dumps({"immediate": immediate}).decode(), "{}"]})
-        if state is State.QUEUED:
-            await enqueue(conn, request_id)
 
     async def get(self, request_id: str) -> Delivery:
         async with self.pool.connection() as conn:

@@ -86,3 +86,20 @@ async def test_pool_options_add_to_those_of_the_url(database_url):
             assert (await (await conn.execute("show statement_timeout")).fetchone())[0] == "12345ms"
     finally:
         await pool.close()
+
+
+async def test_a_request_gets_its_job_when_stored_only_in_immediate_mode(queue_url):
+    pool = await open_pool(queue_url, min_size=1, max_size=2)
+    try:
+        store = PostgresDeliveryStore(pool, effects=None)
+        async with pool.connection() as conn, conn.transaction():
+            await store.register(conn, "now", "w", "p1", "d1", immediate=True, lock="ins:w:285057510100102")
+            await store.register(conn, "later", "w", "p2", "d2", immediate=False)
+    finally:
+        await pool.close()
+    with psycopg.connect(queue_url) as conn:
+        jobs = conn.execute("select args->>'request_id', lock, priority, status from procrastinate_jobs").fetchall()
+        states = dict(conn.execute("select request_id, state from delivery").fetchall())
+    # The one waiting for an operator's $send has no job until then.
+    assert jobs == [("now", "ins:w:285057510100102", 0, "todo")]
+    assert states == {"now": "queued", "later": "awaiting_validation"}
