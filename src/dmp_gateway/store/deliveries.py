@@ -43,8 +43,9 @@ class ResourceEffects(Protocol):
 async def enqueue(conn: AsyncConnection, delivery_id: str, at: datetime | None = None, *, retry: bool = False) -> None:
     """Defer the delivery job on `conn`, i.e. inside the caller's transaction, under the delivery's lock.
 
-    The lock is read from the delivery row in the same statement: every job of a delivery, first
-    attempt, retry, `$send` or requeue, takes the lock chosen when the request was stored. procrastinate
+    The lock is read from the delivery row in the same statement: every later job of a delivery (retry,
+    `$send`, requeue) takes the lock chosen when the request was stored, which `register` gave the first
+    one. procrastinate
     runs a lock's jobs by priority, then by id, and a job waiting for its time still holds its turn:
     a retry is a new job (a higher id), so it gets a higher priority to stay ahead of the person's
     requests posted after the one it retries; due retries are also fetched before first attempts.
