@@ -5,7 +5,7 @@ Nothing here runs at import time; `open_services` is called from an app lifespan
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from dmp_gateway.store.deliveries import PostgresDeliveryStore
 from dmp_gateway.store.db import open_pool
 from dmp_gateway.store.embedded import database_url
 from dmp_gateway.store.migrate import migrate
-from dmp_gateway.store.resources import OnWrite, PostgresResourceStore
+from dmp_gateway.store.resources import OnWrite, PostgresResourceStore, StoredResource
 from dmp_gateway.store.workspaces import WorkspaceDirectory
 
 #: procrastinate's connections in a worker: its LISTEN, its fetch loop, and the status updates of
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from dmp_gateway.delivery.tasks import DeliveryPorts
 
 #: Builds the in-transaction hook for a write of one resource type: (caller, resource) -> hook.
-WriteHookFactory = Callable[[object, dict], OnWrite | None]
+#: The resources it references, as its reference check read them, come third: the hook needs not read them again.
+WriteHookFactory = Callable[[object, dict, Mapping[tuple[str, str], StoredResource]], OnWrite | None]
 
 
 @dataclass
@@ -49,9 +50,10 @@ class Services:
     #: Per resource type, what else must happen in the write's transaction (delivery enqueues there).
     write_hooks: dict[str, WriteHookFactory] = field(default_factory=dict)
 
-    def write_hook(self, resource_type: str, caller: object, data: dict) -> OnWrite | None:
+    def write_hook(self, resource_type: str, caller: object, data: dict,
+                   referenced: Mapping[tuple[str, str], StoredResource]) -> OnWrite | None:
         factory = self.write_hooks.get(resource_type)
-        return factory(caller, data) if factory else None
+        return factory(caller, data, referenced) if factory else None
 
     async def close(self) -> None:
         await self.pool.close()

@@ -7,13 +7,14 @@ DocumentReference must be about the same Patient (422).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from dmp_gateway.auth.errors import Forbidden
 from dmp_gateway.fhir.codes import ACTIVE_DEVICES_EXTENSION
 from dmp_gateway.fhir.outcomes import Issue
 from dmp_gateway.fhir.references import parse_reference
 from dmp_gateway.fhir.security import Caller
-from dmp_gateway.store.errors import ResourceNotFound
-from dmp_gateway.store.resources import PostgresResourceStore
+from dmp_gateway.store.resources import StoredResource
 
 
 def check_caller_may_send(cr: dict, caller: Caller) -> None:
@@ -27,7 +28,12 @@ def check_caller_may_send(cr: dict, caller: Caller) -> None:
                         f"Organization ({', '.join(caller.principal.requesters)})")
 
 
-async def check_dmp_routing(cr: dict, caller: Caller, store: PostgresResourceStore) -> list[Issue]:
+def check_dmp_routing(cr: dict, caller: Caller,
+                      referenced: Mapping[tuple[str, str], StoredResource]) -> list[Issue]:
+    """The recipient is this workspace's DMP Device; each document is about the request's subject.
+
+    `referenced`: the resources the request references, as its reference check read them (a missing
+    one is reported there)."""
     issues = []
     devices = [(f"CommunicationRequest.recipient[{i}]", r.get("reference")) for i, r in enumerate(cr.get("recipient") or [])]
     devices += [(f"CommunicationRequest.extension[{i}].valueReference", (e.get("valueReference") or {}).get("reference"))
@@ -42,10 +48,10 @@ async def check_dmp_routing(cr: dict, caller: Caller, store: PostgresResourceSto
         ref = parse_reference((payload.get("contentReference") or {}).get("reference"))
         if not (ref and subject and ref.res_type == "DocumentReference"):
             continue
-        try:
-            docref = (await store.read("DocumentReference", ref.id, caller.workspace.id)).as_dict()
-        except ResourceNotFound:
+        stored = referenced.get((ref.res_type, ref.id))
+        if stored is None:
             continue  # reported by the reference check
+        docref = stored.as_dict()
         doc_subject = parse_reference((docref.get("subject") or {}).get("reference"))
         if doc_subject and (doc_subject.res_type, doc_subject.id) != (subject.res_type, subject.id):
             path = f"CommunicationRequest.payload[{i}].contentReference"

@@ -6,6 +6,8 @@ operator's validation ($send or the console).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from psycopg import AsyncConnection
 
 from dmp_gateway import ins
@@ -45,14 +47,18 @@ async def request_lock(resources: PostgresResourceStore, workspace_id: str, pati
 
 def communication_request_hook(deliveries: PostgresDeliveryStore,  # noqa: ANN201 - WriteHookFactory
                                resources: PostgresResourceStore):
-    def factory(caller: object, cr: dict) -> OnWrite:
+    def factory(caller: object, cr: dict, referenced: Mapping[tuple[str, str], StoredResource]) -> OnWrite:
         patient = parse_reference((cr.get("subject") or {}).get("reference"))
         docref = parse_reference(((cr.get("payload") or [{}])[0].get("contentReference") or {}).get("reference"))
         assert patient is not None and docref is not None  # guaranteed by the profile rules
+        # The Patient as the request's reference check read it, just before this write.
+        checked_patient = referenced.get(("Patient", patient.id))
 
         async def on_write(conn: AsyncConnection, stored: StoredResource) -> None:
             if stored.version == 1:
-                lock = await request_lock(resources, stored.workspace_id, patient.id, conn)
+                lock = (job_lock(stored.workspace_id, patient.id, person_ins(checked_patient.as_dict()))
+                        if checked_patient is not None else
+                        await request_lock(resources, stored.workspace_id, patient.id, conn))
                 await deliveries.register(conn, stored.id, stored.workspace_id, patient.id, docref.id,
                                           is_immediate(cr), lock=lock)
 

@@ -62,21 +62,26 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def prepare(request: Request, caller: Caller, resource_type: str, data: dict) -> dict:
-    """Apply profile rules, caller checks and reference resolution; 422 lists every problem."""
+async def prepare(request: Request, caller: Caller, resource_type: str,
+                  data: dict) -> dict[tuple[str, str], StoredResource]:
+    """Apply profile rules, caller checks and reference resolution; 422 lists every problem.
+
+    Returns the referenced resources, as read for the check: the write's hook takes what it needs
+    from them (a request's patient) instead of reading them again.
+    """
     svc = services(request)
     rules = rules_for(resource_type)
     issues = rules.check(data, RuleContext(nir_consistency=svc.settings.nir_consistency_checks))
     if resource_type == "CommunicationRequest":
         cr_rules.check_caller_may_send(data, caller)
     slots = rules.references(data)
-    existing = await svc.resources.existing(resolvable(slots), caller.workspace.id)
-    issues += check_references(slots, existing)
+    referenced = await svc.resources.current(resolvable(slots), caller.workspace.id)
+    issues += check_references(slots, set(referenced))
     if resource_type == "CommunicationRequest" and not issues:
-        issues += await cr_rules.check_dmp_routing(data, caller, svc.resources)
+        issues += cr_rules.check_dmp_routing(data, caller, referenced)
     if issues:
         raise unprocessable(issues)
-    return data
+    return referenced
 
 
 async def create(request: Request, resource_type: str) -> Response:
@@ -86,9 +91,9 @@ async def create(request: Request, resource_type: str) -> Response:
     require_json_body(request)
     svc = services(request)
     data = parse_resource(await read_body(request, svc.settings.json_max_bytes), resource_type)
-    data = await prepare(request, caller, resource_type, data)
+    referenced = await prepare(request, caller, resource_type, data)
     index = index_rows(resource_type, data)
-    hook = svc.write_hook(resource_type, caller, data)
+    hook = svc.write_hook(resource_type, caller, data, referenced)
     condition = request.headers.get("if-none-exist")
     if condition:
         criteria, key = conditional_criteria(resource_type, condition)
@@ -153,11 +158,11 @@ async def update(request: Request, resource_type: str, res_id: str) -> Response:
     if data.get("id") != res_id:
         raise bad_request(f"the body's id ({data.get('id')!r}) must equal the URL's id ({res_id})", f"{resource_type}.id")
     if_match = parse_if_match(request.headers.get("if-match"))
-    data = await prepare(request, caller, resource_type, data)
+    referenced = await prepare(request, caller, resource_type, data)
     try:
         stored = await svc.resources.update(resource_type, res_id, caller.workspace.id, data,
                                             index_rows(resource_type, data), if_match=if_match,
-                                            on_write=svc.write_hook(resource_type, caller, data))
+                                            on_write=svc.write_hook(resource_type, caller, data, referenced))
     except VersionConflict as exc:  # STU3 says 409, R4 412: DMPGW_VERSION_CONFLICT_STATUS decides
         raise error(svc.settings.version_conflict_status, "conflict", str(exc)) from None
     return resource_response(request, stored, 200)
