@@ -81,10 +81,12 @@ class FhirResourceEffects:
                                            index_rows("CommunicationRequest", cr), conn=conn,
                                            known_version=stored.version)
 
-    async def started(self, conn: AsyncConnection, delivery: Delivery) -> None:
-        # A fresh read: what the attempt's next steps (patient, CDA, outcome) work from.
+    async def started(self, conn: AsyncConnection, delivery: Delivery, request: StoredResource | None = None) -> None:
+        """`request`: its current version, when the caller just read it (`start` does, with the transition).
+        What the attempt's next steps (patient, CDA, outcome) work from."""
         self.attempts.forget(delivery.request_id)
-        self.attempts.keep_request(delivery.request_id, await self._set_request_status(conn, delivery, "active"))
+        self.attempts.keep_request(delivery.request_id,
+                                   await self._set_request_status(conn, delivery, "active", request))
 
     async def cancelled(self, conn: AsyncConnection, delivery: Delivery) -> None:
         self.attempts.forget(delivery.request_id)

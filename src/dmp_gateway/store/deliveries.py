@@ -27,6 +27,7 @@ from dmp_gateway.ins import Ins
 from dmp_gateway.store import statistics
 from dmp_gateway.store.binaries import BlobReader, whole_blob_ctes
 from dmp_gateway.store.errors import ResourceNotFound, StoredDocumentDamaged
+from dmp_gateway.store.resources import StoredResource
 
 QUEUE = "delivery"
 TASK = "dmp_gateway.deliver"
@@ -35,7 +36,8 @@ TASK = "dmp_gateway.deliver"
 class ResourceEffects(Protocol):
     """What the FHIR side does when a delivery moves (called inside the store's transactions)."""
 
-    async def started(self, conn: AsyncConnection, delivery: Delivery) -> None: ...
+    async def started(self, conn: AsyncConnection, delivery: Delivery,
+                      request: StoredResource | None = None) -> None: ...
     async def finished(self, conn: AsyncConnection, delivery: Delivery, outcome: Outcome) -> None: ...
     async def cancelled(self, conn: AsyncConnection, delivery: Delivery) -> None: ...
 
@@ -90,6 +92,14 @@ _NEEDS_A_JOB = (State.QUEUED, State.RETRY_SCHEDULED, State.CHECKING_DMP, State.B
 _COLUMNS = ("request_id, workspace_id, patient_id, state, immediate, attempts, unique_id, "
             "(cda_blob_id is not null or cda_pdf_blob_id is not null) as has_document, reason, reason_text,"
             " created_at, updated_at")
+
+
+#: The FROM of a transition's final select that also returns the request's current version (`start`:
+#: the attempt's first read of it, in the same statement).
+_REQUEST_COLUMNS = (", request.version as request_version, request.last_updated as request_updated,"
+                    " request.content::text as request_content from moved left join lateral (select version,"
+                    " last_updated, content from fhir_resource r where r.res_type = 'CommunicationRequest'"
+                    " and r.id = moved.request_id and r.is_current) as request on true")
 
 
 class _Sql(str):
@@ -168,6 +178,12 @@ class PostgresDeliveryStore:
         transition happens, in the same statement. A `_Sql` column value or `details` is an SQL
         expression on the moved row rather than a parameter.
         """
+        return _delivery(await self._move_row(conn, request_id, event, outcome, details, also=also, **columns))
+
+    async def _move_row(self, conn: AsyncConnection, request_id: str, event: Event, outcome: str,
+                        details: dict | _Sql, *, also: tuple[str, tuple] | None = None, with_request: bool = False,
+                        **columns: object) -> dict:
+        """`_move`'s row; `with_request`: with the request's current version (`request_*` columns)."""
         target = target_of(event)
         sets = "".join(f", {name} = {value}" if isinstance(value, _Sql) else f", {name} = %s"
                        for name, value in columns.items())
@@ -181,13 +197,13 @@ class PostgresDeliveryStore:
             f"  where request_id = %s and state = any(%s) returning *),"
             f" logged as (insert into delivery_event (request_id, step, outcome, details)"
             f"  select request_id, state, %s, {logged_details} from moved){extra_sql}"
-            f" select {_COLUMNS} from moved",
+            f" select {_COLUMNS}{_REQUEST_COLUMNS if with_request else ' from moved'}",
             (target.value, *values, request_id, _SOURCES[event], *logged_values, *extra_params))
         row = await cur.fetchone()
         if row is None:
             current = await self._get(conn, request_id)
             raise IllegalTransition(current.state, event)
-        return _delivery(row)
+        return row
 
     async def _event(self, conn: AsyncConnection, request_id: str, step: str, outcome: str, details: dict) -> None:
         await conn.execute("insert into delivery_event (request_id, step, outcome, details) values (%s, %s, %s, %s)",
@@ -206,9 +222,14 @@ class PostgresDeliveryStore:
         the outcome sets it right.
         """
         async with self.pool.connection() as conn:
-            delivery = await self._move(conn, request_id, Event.START, "ok", _ATTEMPT_DETAILS,
-                                        attempts=_Sql("attempts + 1"))
-            await self.effects.started(conn, delivery)
+            row = await self._move_row(conn, request_id, Event.START, "ok", _ATTEMPT_DETAILS, with_request=True,
+                                       attempts=_Sql("attempts + 1"))
+            delivery = _delivery(row)
+            request = None
+            if row["request_version"] is not None:
+                request = StoredResource("CommunicationRequest", request_id, row["request_version"],
+                                         delivery.workspace_id, row["request_updated"], row["request_content"].encode())
+            await self.effects.started(conn, delivery, request)
             return delivery
 
     async def transition(self, request_id: str, event: Event, *, details: dict | None = None,

@@ -19,6 +19,7 @@ from dmp_gateway.fhir.codes import XDS_UNIQUE_ID_SYSTEM
 from dmp_gateway.fhir.outcome import FhirResourceEffects
 from dmp_gateway.fhir.search_params import index_rows
 from dmp_gateway.store.db import open_pool
+from dmp_gateway.store.deliveries import PostgresDeliveryStore
 from dmp_gateway.store.migrate import migrate
 from dmp_gateway.store.resources import PostgresResourceStore
 
@@ -114,3 +115,28 @@ async def test_a_conditional_replace_refuses_a_version_that_is_no_longer_current
     assert await resources.replace_if_current("CommunicationRequest", cr_id, WS, body,
                                               index_rows("CommunicationRequest", body), 1) is None
     assert (await resources.read_any("CommunicationRequest", cr_id)).version == 2
+
+
+async def test_the_start_reads_the_request_as_it_is_now_with_its_transition(resources):
+    cr_id, docref_id = await _request(resources)
+    cr = (await resources.read_any("CommunicationRequest", cr_id)).as_dict() | {"status": "suspended"}
+    await resources.update("CommunicationRequest", cr_id, WS, cr, index_rows("CommunicationRequest", cr))
+    attempts = AttemptResources()
+    given = []
+
+    class Recording(FhirResourceEffects):
+        async def started(self, conn, delivery, request=None) -> None:  # noqa: ANN001
+            given.append(request)
+            await super().started(conn, delivery, request)
+
+    store = PostgresDeliveryStore(resources.pool, Recording(resources, attempts))
+    async with resources.pool.connection() as conn:
+        await store.register(conn, cr_id, WS, "p1", docref_id, immediate=True)
+
+    delivery = await store.start(cr_id)
+
+    assert delivery.state is State.CHECKING_DMP and delivery.attempts == 1
+    assert [(r.version, r.as_dict()["status"]) for r in given] == [(2, "suspended")]  # no read of its own
+    kept = attempts.request(cr_id)  # version 2 read with the transition, then set active as version 3
+    assert (kept.version, kept.as_dict()["status"]) == (3, "active")
+    assert (await resources.read_any("CommunicationRequest", cr_id)).version == 3

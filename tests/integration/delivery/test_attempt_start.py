@@ -23,7 +23,7 @@ class NoEffects:
     def __init__(self) -> None:
         self.starts: list[tuple[str, int]] = []
 
-    async def started(self, conn, delivery) -> None:  # noqa: ANN001
+    async def started(self, conn, delivery, request=None) -> None:  # noqa: ANN001
         self.starts.append((delivery.request_id, delivery.attempts))
 
     async def finished(self, conn, delivery, outcome) -> None:  # noqa: ANN001
