@@ -19,7 +19,7 @@ from dmp_gateway.store.deliveries import PostgresDeliveryStore
 from dmp_gateway.store.db import open_pool
 from dmp_gateway.store.embedded import database_url
 from dmp_gateway.store.migrate import migrate
-from dmp_gateway.store.resources import OnWrite, PostgresResourceStore, StoredResource
+from dmp_gateway.store.resources import CreatedAlso, OnWrite, PostgresResourceStore, StoredResource
 from dmp_gateway.store.workspaces import WorkspaceDirectory
 
 #: procrastinate's connections in a worker: its LISTEN, its fetch loop, and the status updates of
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 #: Builds the in-transaction hook for a write of one resource type: (caller, resource) -> hook.
 #: The resources it references, as its reference check read them, come third: the hook needs not read them again.
-WriteHookFactory = Callable[[object, dict, Mapping[tuple[str, str], StoredResource]], OnWrite | None]
+WriteHookFactory = Callable[[object, dict, Mapping[tuple[str, str], StoredResource]], OnWrite | CreatedAlso | None]
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Services:
     write_hooks: dict[str, WriteHookFactory] = field(default_factory=dict)
 
     def write_hook(self, resource_type: str, caller: object, data: dict,
-                   referenced: Mapping[tuple[str, str], StoredResource]) -> OnWrite | None:
+                   referenced: Mapping[tuple[str, str], StoredResource]) -> OnWrite | CreatedAlso | None:
         factory = self.write_hooks.get(resource_type)
         return factory(caller, data, referenced) if factory else None
 

@@ -1,4 +1,4 @@
-"""Posting a CommunicationRequest starts its delivery, in the same transaction (seed-flow.md §6).
+"""Posting a CommunicationRequest starts its delivery, in the same statement (seed-flow.md §6).
 
 With the IMMEDIATE_MODE tag the job is enqueued at once; without it the delivery waits for an
 operator's validation ($send or the console).
@@ -13,9 +13,10 @@ from psycopg import AsyncConnection
 from dmp_gateway import ins
 from dmp_gateway.fhir.codes import IMMEDIATE_MODE, PROCESSING_MODE_SYSTEM
 from dmp_gateway.fhir.references import parse_reference
+from dmp_gateway.fhir.security import Caller
 from dmp_gateway.store.deliveries import PostgresDeliveryStore, job_lock
 from dmp_gateway.store.errors import ResourceNotFound
-from dmp_gateway.store.resources import OnWrite, PostgresResourceStore, StoredResource
+from dmp_gateway.store.resources import CreatedAlso, PostgresResourceStore, StoredResource
 
 
 def is_immediate(cr: dict) -> bool:
@@ -47,21 +48,16 @@ async def request_lock(resources: PostgresResourceStore, workspace_id: str, pati
 
 def communication_request_hook(deliveries: PostgresDeliveryStore,  # noqa: ANN201 - WriteHookFactory
                                resources: PostgresResourceStore):
-    def factory(caller: object, cr: dict, referenced: Mapping[tuple[str, str], StoredResource]) -> OnWrite:
+    def factory(caller: Caller, cr: dict, referenced: Mapping[tuple[str, str], StoredResource]) -> CreatedAlso:
         patient = parse_reference((cr.get("subject") or {}).get("reference"))
         docref = parse_reference(((cr.get("payload") or [{}])[0].get("contentReference") or {}).get("reference"))
         assert patient is not None and docref is not None  # guaranteed by the profile rules
         # The Patient as the request's reference check read it, just before this write.
         checked_patient = referenced.get(("Patient", patient.id))
-
-        async def on_write(conn: AsyncConnection, stored: StoredResource) -> None:
-            if stored.version == 1:
-                lock = (job_lock(stored.workspace_id, patient.id, person_ins(checked_patient.as_dict()))
-                        if checked_patient is not None else
-                        await request_lock(resources, stored.workspace_id, patient.id, conn))
-                await deliveries.register(conn, stored.id, stored.workspace_id, patient.id, docref.id,
-                                          is_immediate(cr), lock=lock)
-
-        return on_write
+        ins_value = person_ins(checked_patient.as_dict()) if checked_patient is not None else None
+        # The delivery, its first timeline events and its job are written by the statement that
+        # creates the request: there is never one without the other, and no transaction to open.
+        return deliveries.registration(patient.id, docref.id, is_immediate(cr),
+                                       lock=job_lock(caller.workspace.id, patient.id, ins_value))
 
     return factory

@@ -27,7 +27,7 @@ from dmp_gateway.ins import Ins
 from dmp_gateway.store import statistics
 from dmp_gateway.store.binaries import BlobReader, whole_blob_ctes
 from dmp_gateway.store.errors import ResourceNotFound, StoredDocumentDamaged
-from dmp_gateway.store.resources import StoredResource
+from dmp_gateway.store.resources import CreatedAlso, StoredResource
 
 QUEUE = "delivery"
 TASK = "dmp_gateway.deliver"
@@ -54,18 +54,17 @@ async def enqueue(conn: AsyncConnection, delivery_id: str, at: datetime | None =
     """
     await conn.execute(
         "select " + _defer_job("(select " + _LOCK_OF_ROW + " from delivery where request_id = %(id)s)"),
-        _job_parameters(delivery_id, at, retry=retry))
+        {**_job_parameters(at, retry=retry), "id": delivery_id})
 
 
 def _defer_job(lock_sql: str) -> str:
-    """procrastinate's defer function for one delivery job (parameters: `_job_parameters`)."""
+    """procrastinate's defer function for the job of delivery `%(id)s` (other parameters: `_job_parameters`)."""
     return ("procrastinate_defer_jobs_v1(array[row(%(queue)s, %(task)s, %(priority)s, " + lock_sql +
-            ", null, %(args)s::jsonb, %(at)s)::procrastinate_job_to_defer_v1])")
+            ", null, jsonb_build_object('request_id', %(id)s::text), %(run_at)s)::procrastinate_job_to_defer_v1])")
 
 
-def _job_parameters(delivery_id: str, at: datetime | None = None, *, retry: bool = False) -> dict[str, object]:
-    return {"queue": QUEUE, "task": TASK, "priority": RETRY_PRIORITY if retry else 0, "id": delivery_id,
-            "args": orjson.dumps({"request_id": delivery_id}).decode(), "at": at}
+def _job_parameters(at: datetime | None = None, *, retry: bool = False) -> dict[str, object]:
+    return {"queue": QUEUE, "task": TASK, "priority": RETRY_PRIORITY if retry else 0, "run_at": at}
 
 
 #: procrastinate priority of a retry's job (first attempts have 0).
@@ -132,28 +131,35 @@ class PostgresDeliveryStore:
 
     async def register(self, conn: AsyncConnection, request_id: str, workspace_id: str, patient_id: str,
                        document_reference_id: str, immediate: bool, *, lock: str | None = None) -> None:
-        """A new CommunicationRequest's delivery, inside the transaction that stores the request.
+        """A new CommunicationRequest's delivery, inside the transaction that stores the request (the API
+        folds `registration` into the request's insert instead)."""
+        also = self.registration(patient_id, document_reference_id, immediate,
+                                 lock=lock or job_lock(workspace_id, patient_id))
+        await conn.execute(f"with {also.ctes} select {also.result}",
+                           {**also.params, "id": request_id, "ws": workspace_id})
 
-        `lock`: its jobs' `job_lock` (the Patient's INS when it carries one); without it the Patient resource."""
+    @staticmethod
+    def registration(patient_id: str, document_reference_id: str, immediate: bool, *, lock: str) -> CreatedAlso:
+        """A new CommunicationRequest's delivery as CTEs of the statement that creates the request
+        (parameters `%(id)s`, the request id, and `%(ws)s`, its workspace): the row, its first two
+        timeline events (in order: the timeline is read by id) and, in immediate mode, its job.
+
+        `lock`: its jobs' `job_lock` (`job_lock()`: the Patient's INS when it carries one). It is given,
+        not read back: a statement does not see the rows its own CTEs insert.
+        """
         event = Event.CREATED_IMMEDIATE if immediate else Event.CREATED_NEEDS_VALIDATION
         state = next_state(State.RECEIVED, event)
-        # The row, its first two timeline events (in order: the timeline is read by id) and, when it is
-        # queued, its job: one statement. (The job's lock is given, not read back: a statement does not
-        # see the rows its own CTEs insert.)
-        await conn.execute(
-            "with created as (insert into delivery (request_id, workspace_id, patient_id, document_reference_id,"
+        return CreatedAlso(
+            "delivery_row as (insert into delivery (request_id, workspace_id, patient_id, document_reference_id,"
             "  state, immediate, job_lock) values (%(id)s, %(ws)s, %(patient)s, %(docref)s, %(state)s,"
-            "  %(immediate)s, %(lock)s)"
-            "  returning request_id),"
-            " logged as (insert into delivery_event (request_id, step, outcome, details)"
-            "  select created.request_id, e.step, 'ok', e.details::jsonb"
-            "  from created, unnest(%(steps)s::text[], %(details)s::text[]) with ordinality as e(step, details, n)"
-            "  order by e.n),"
-            " deferred as (select " + _defer_job("%(lock)s") + " from created where %(queued)s)"
-            " select count(*) from deferred",
-            {**_job_parameters(request_id), "ws": workspace_id, "patient": patient_id, "docref": document_reference_id,
-             "state": state.value, "immediate": immediate, "queued": state is State.QUEUED,
-             "lock": lock or job_lock(workspace_id, patient_id),
+            "  %(immediate)s, %(lock)s) returning request_id),"
+            " delivery_events as (insert into delivery_event (request_id, step, outcome, details)"
+            "  select delivery_row.request_id, e.step, 'ok', e.details::jsonb from delivery_row,"
+            "  unnest(%(steps)s::text[], %(details)s::text[]) with ordinality as e(step, details, n) order by e.n),"
+            " delivery_job as (select " + _defer_job("%(lock)s") + " from delivery_row where %(queued)s)",
+            "(select count(*) from delivery_job)",
+            {**_job_parameters(), "patient": patient_id, "docref": document_reference_id, "state": state.value,
+             "immediate": immediate, "queued": state is State.QUEUED, "lock": lock,
              "steps": [State.RECEIVED.value, state.value],
              "details": [orjson.dumps({"immediate": immediate}).decode(), "{}"]})
 

@@ -9,7 +9,7 @@ vread, update, history, conditional create).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +22,22 @@ from dmp_gateway.store.errors import MultipleMatches, ResourceNotFound, VersionC
 
 IndexRows = Sequence[tuple[str, str]]
 OnWrite = Callable[[AsyncConnection, "StoredResource"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedAlso:
+    """What else a resource's creation writes, folded into its insert statement: atomic without a
+    transaction and without a round trip of its own (a new CommunicationRequest's delivery and job).
+
+    `ctes`: CTEs (`name as (...)`, comma-separated) that follow the resource's row; they may use the
+    insert's parameters `%(id)s` (the new resource's id) and `%(ws)s` (its workspace). `result`: a
+    select-list expression reading the CTEs that must run (a plain SELECT CTE runs only when read).
+    `params`: their other named parameters. A new version of the resource writes none of it.
+    """
+
+    ctes: str
+    result: str
+    params: Mapping[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +103,18 @@ with r as (
   returning 1
 )
 {_INDEX_ROWS}
+"""
+
+#: `_INSERT` followed by a creation's `CreatedAlso` CTEs, as one statement.
+_INSERT_ALSO = f"""
+with r as (
+  {_RESOURCE_INTO}
+  values (%(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, %(blob)s, %(c)s::json)
+  returning 1
+), indexed as (
+  {_INDEX_ROWS}
+), {{ctes}}
+select {{result}}
 """
 
 #: The same for a new version: the old index rows go in the same statement (all parts of one
@@ -158,15 +186,15 @@ class PostgresResourceStore:
 
     async def create(
         self, res_type: str, workspace_id: str, content: dict, index: IndexRows, *,
-        blob_id: uuid.UUID | None = None, on_write: OnWrite | None = None, conn: AsyncConnection | None = None,
-        res_id: str | None = None,
+        blob_id: uuid.UUID | None = None, on_write: OnWrite | CreatedAlso | None = None,
+        conn: AsyncConnection | None = None, res_id: str | None = None,
     ) -> StoredResource:
         """Insert version 1 (FHIR create), with a new id unless the server chose one (workspaces).
 
-        `on_write` runs in the same transaction (the delivery enqueues its job there).
+        `on_write` runs in the same transaction, or in the same statement when it is `CreatedAlso`.
         """
         res_id = res_id or str(uuid.uuid4())
-        if conn is not None or on_write is None:
+        if conn is not None or on_write is None or isinstance(on_write, CreatedAlso):
             # In the caller's transaction; or alone: _INSERT is one statement (resource and index rows), so on an
             # autocommit connection it is its own transaction, one round trip instead of BEGIN, INSERT, COMMIT.
             async with self._connection(conn) as c:
@@ -176,7 +204,7 @@ class PostgresResourceStore:
 
     async def conditional_create(
         self, res_type: str, workspace_id: str, content: dict, index: IndexRows, criteria: Sequence[Criterion],
-        lock_key: str, *, blob_id: uuid.UUID | None = None, on_write: OnWrite | None = None,
+        lock_key: str, *, blob_id: uuid.UUID | None = None, on_write: OnWrite | CreatedAlso | None = None,
     ) -> tuple[StoredResource, bool]:
         """If-None-Exist: create when nothing matches, return the match when one does (STU3 http.html#ccreate).
 
@@ -195,16 +223,23 @@ class PostgresResourceStore:
 
     async def _insert(
         self, conn: AsyncConnection, res_type: str, res_id: str, version: int, workspace_id: str,
-        content: dict, index: IndexRows, blob_id: uuid.UUID | None, on_write: OnWrite | None,
+        content: dict, index: IndexRows, blob_id: uuid.UUID | None, on_write: OnWrite | CreatedAlso | None,
         *, replace_index: bool = False,
     ) -> StoredResource:
         now = datetime.now(UTC)
         body = _stamp(content, res_id, version, now)
-        await conn.execute(_REINSERT if replace_index else _INSERT, {
+        params = {
             "t": res_type, "id": res_id, "v": version, "ws": workspace_id, "at": now, "blob": blob_id,
             # Index rows as one JSON text: psycopg dumps a str for a fraction of two text[] lists.
             "c": body.decode(), "index": orjson.dumps(index).decode(),
-        })
+        }
+        sql = _REINSERT if replace_index else _INSERT
+        if isinstance(on_write, CreatedAlso):
+            if version == 1:
+                sql = _INSERT_ALSO.replace("{ctes}", on_write.ctes).replace("{result}", on_write.result)
+                params.update(on_write.params)
+            on_write = None
+        await conn.execute(sql, params)
         stored = StoredResource(res_type, res_id, version, workspace_id, now, body, blob_id)
         if on_write is not None:
             await on_write(conn, stored)
@@ -270,14 +305,16 @@ class PostgresResourceStore:
 
     async def update(
         self, res_type: str, res_id: str, workspace_id: str, content: dict, index: IndexRows, *,
-        if_match: int | None = None, on_write: OnWrite | None = None, conn: AsyncConnection | None = None,
-        known_version: int | None = None,
+        if_match: int | None = None, on_write: OnWrite | CreatedAlso | None = None,
+        conn: AsyncConnection | None = None, known_version: int | None = None,
     ) -> StoredResource:
         """A new current version (FHIR update); `if_match` enforces optimistic locking.
 
         `known_version`: the version the caller just read, a hint (not a condition, unlike `if_match`)
         that makes the update one statement when it is still the current one.
         """
+        if isinstance(on_write, CreatedAlso):
+            on_write = None  # what a creation writes: not for a new version
         expected = if_match if if_match is not None else known_version
         # `version` is an SQL integer: a larger If-Match (a client's) matches no row and must not reach SQL.
         if expected is not None and 0 < expected <= _MAX_VERSION and on_write is None:

@@ -103,3 +103,37 @@ async def test_a_request_gets_its_job_when_stored_only_in_immediate_mode(queue_u
     # The one waiting for an operator's $send has no job until then.
     assert jobs == [("now", "ins:w:285057510100102", 0, "todo")]
     assert states == {"now": "queued", "later": "awaiting_validation"}
+
+
+async def test_a_request_and_its_delivery_and_job_are_written_by_one_statement(queue_url):
+    from dmp_gateway.fhir.interactions import conditional_criteria
+    from dmp_gateway.fhir.search_params import index_rows
+    from dmp_gateway.store.resources import PostgresResourceStore
+
+    pool = await open_pool(queue_url, min_size=1, max_size=2)
+    try:
+        resources = PostgresResourceStore(pool)
+        cr = {"resourceType": "CommunicationRequest", "status": "active", "subject": {"reference": "Patient/p1"}}
+        also = PostgresDeliveryStore.registration("p1", "d1", True, lock="ins:w:285057510100102")
+        first = await resources.create("CommunicationRequest", "w", cr, index_rows("CommunicationRequest", cr),
+                                       on_write=also)
+        # A conditional create that finds the first writes nothing more; one that creates, its delivery too.
+        same, created = await resources.conditional_create("CommunicationRequest", "w", cr, index_rows(
+            "CommunicationRequest", cr), *conditional_criteria("CommunicationRequest", "subject=Patient/p1"),
+            on_write=also)
+        other = cr | {"subject": {"reference": "Patient/p2"}}
+        second, created_second = await resources.conditional_create(
+            "CommunicationRequest", "w", other, index_rows("CommunicationRequest", other),
+            *conditional_criteria("CommunicationRequest", "subject=Patient/p2"),
+            on_write=PostgresDeliveryStore.registration("p2", "d2", False, lock="patient:w:p2"))
+    finally:
+        await pool.close()
+    assert (same.id, created, created_second) == (first.id, False, True)
+    with psycopg.connect(queue_url) as conn:
+        deliveries = dict(conn.execute("select request_id, state from delivery").fetchall())
+        jobs = conn.execute("select args->>'request_id', lock from procrastinate_jobs").fetchall()
+        events = conn.execute("select request_id, step from delivery_event order by id").fetchall()
+    assert deliveries == {first.id: "queued", second.id: "awaiting_validation"}
+    assert jobs == [(first.id, "ins:w:285057510100102")]
+    assert events == [(first.id, "received"), (first.id, "queued"),
+                      (second.id, "received"), (second.id, "awaiting_validation")]
