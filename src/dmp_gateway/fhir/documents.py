@@ -42,17 +42,23 @@ class RequestDocuments:
     attempts: AttemptResources = field(default_factory=AttemptResources)
 
     async def _get_all(self, wanted: list[tuple[str, object, tuple[str, ...]]],
-                       prefetched: dict[tuple[str, str], StoredResource] | None = None) -> list[StoredResource]:
+                       prefetched: dict[tuple[str, str], StoredResource] | None = None, *,
+                       contents: dict[uuid.UUID, bytes] | None = None) -> list[StoredResource]:
         """Resolve several references, (label, reference, allowed types) each: from `prefetched` when it
-        holds them all, else in one round trip."""
+        holds them all, else in one round trip; `contents`: filled with the content of the Binaries."""
         refs = []
         for label, ref_value, types in wanted:
             ref = parse_reference(ref_value.get("reference") if isinstance(ref_value, dict) else ref_value)
             if ref is None or ref.res_type not in types:
                 raise DocumentProblem(Reason.CDA_INVALID, f"{label} does not reference a {' or '.join(types)}.")
             refs.append((ref.res_type, ref.id))
-        found = prefetched if prefetched is not None and all(ref in prefetched for ref in refs) else (
-            await self.resources.read_many(refs))
+        if contents is not None:
+            found, blobs = await self.resources.read_many_with_content(refs)
+            contents.update(blobs)
+        elif prefetched is not None and all(ref in prefetched for ref in refs):
+            found = prefetched
+        else:
+            found = await self.resources.read_many(refs)
         for (label, _, _), ref in zip(wanted, refs):
             if ref not in found:
                 raise DocumentProblem(Reason.CDA_INVALID, f"{label} references {ref[0]}/{ref[1]}, which no longer exists.")
@@ -101,10 +107,13 @@ class RequestDocuments:
             wanted.append(("DocumentReference.authenticator", docref["authenticator"], ("Practitioner", "Organization")))
         if docref.get("custodian"):
             wanted.append(("DocumentReference.custodian", docref["custodian"], ("Organization",)))
-        stored_binary, *others = await self._get_all(wanted)
+        contents: dict[uuid.UUID, bytes] = {}
+        stored_binary, *others = await self._get_all(wanted, contents=contents)
         authenticator = others.pop(0).as_dict() if docref.get("authenticator") else None
         custodian = others.pop(0).as_dict() if docref.get("custodian") else None
-        pdf = await self.blobs.read_all(stored_binary.blob_id)
+        pdf = contents.get(stored_binary.blob_id) if stored_binary.blob_id is not None else None
+        if pdf is None:  # a Binary without stored bytes: the reader says what is missing
+            pdf = await self.blobs.read_all(stored_binary.blob_id)
         replaced_unique_id, set_id, version = await replaced_document(self.resources, docref)
         unique_id = unique_id or unique_id_from_master_identifier(docref) or mint_document_oid(
             self.settings.document_root_oid)

@@ -282,6 +282,27 @@ class PostgresResourceStore:
             rows = await (await c.execute(sql, ([t for t, _ in refs], [i for _, i in refs]))).fetchall()
         return {(stored.res_type, stored.id): stored for stored in map(_row, rows)}
 
+    async def read_many_with_content(
+        self, refs: Sequence[tuple[str, str]],
+    ) -> tuple[dict[tuple[str, str], StoredResource], dict[uuid.UUID, bytes]]:
+        """`read_many`, and the whole content of those that are Binaries (by blob id), in the same round trip.
+
+        For the CDA builder, which needs a document's PDF whole anyway (a Binary's content is never
+        changed: `binary_chunk` rows are only ever inserted with their blob).
+        """
+        if not refs:
+            return {}, {}
+        sql = ("select r.res_type, r.id, r.version, r.workspace_id, r.last_updated, r.content::text, r.blob_id,"
+               "  (select string_agg(c.data, ''::bytea order by c.seq) from binary_chunk c where c.blob_id = r.blob_id)"
+               " from fhir_resource r join unnest(%s::text[], %s::text[]) as wanted(t, i)"
+               " on r.res_type = wanted.t and r.id = wanted.i where r.is_current")
+        async with self.pool.connection() as c:
+            # Binary results: the text protocol would hex-encode every byte of the content on the server.
+            cur = await c.execute(sql, ([t for t, _ in refs], [i for _, i in refs]), binary=True)
+            rows = await cur.fetchall()
+        found = {(row[0], row[1]): _row(row) for row in rows}
+        return found, {row[6]: bytes(row[7]) for row in rows if row[6] is not None and row[7] is not None}
+
     async def vread(self, res_type: str, res_id: str, version: int, workspace_id: str) -> StoredResource:
         async with self.pool.connection() as conn:
             cur = await conn.execute(

@@ -23,3 +23,32 @@ async def test_read_many_returns_the_current_versions_found_and_leaves_out_the_r
         assert await store.read_many([]) == {}
     finally:
         await pool.close()
+
+
+async def test_read_many_with_content_brings_each_binary_whole_and_in_order(database_url):
+    from dmp_gateway.store.binaries import CHUNK_SIZE, write_blob
+
+    migrate(database_url)
+    pool = await open_pool(database_url, min_size=1, max_size=2)
+    big = bytes(range(256)) * (CHUNK_SIZE // 256) * 2 + b"tail"  # three chunks
+    try:
+        store = PostgresResourceStore(pool)
+        stored = {}
+        for name, data in (("big", big), ("empty", b"")):
+            async with store.transaction() as conn:
+                async def chunks(data=data):
+                    yield data[:1000]
+                    yield data[1000:]
+                blob = await write_blob(conn, "w", "application/pdf", chunks(), 1 << 30)
+                stored[name] = await store.create("Binary", "w", {"resourceType": "Binary",
+                                                                  "contentType": "application/pdf"}, [],
+                                                  blob_id=blob.blob_id, conn=conn)
+        patient = await store.create("Patient", "w", {"resourceType": "Patient"}, [])
+        found, contents = await store.read_many_with_content(
+            [("Binary", stored["big"].id), ("Binary", stored["empty"].id), ("Patient", patient.id)])
+        assert set(found) == {("Binary", stored["big"].id), ("Binary", stored["empty"].id), ("Patient", patient.id)}
+        assert found[("Patient", patient.id)].as_dict()["resourceType"] == "Patient"
+        assert contents == {stored["big"].blob_id: big, stored["empty"].blob_id: b""}
+        assert await store.read_many_with_content([]) == ({}, {})
+    finally:
+        await pool.close()
