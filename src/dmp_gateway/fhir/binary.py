@@ -8,6 +8,7 @@ raw path.
 from __future__ import annotations
 
 import binascii
+import uuid
 from collections.abc import AsyncIterator
 
 import orjson
@@ -20,7 +21,7 @@ from dmp_gateway.fhir.media import bare_type, is_json, response_type, wants_fhir
 from dmp_gateway.fhir.outcomes import Issue, bad_request, error, unprocessable
 from dmp_gateway.fhir.responses import resource_response, version_headers
 from dmp_gateway.fhir.validation import check_structure, parse_json
-from dmp_gateway.store.binaries import write_blob
+from dmp_gateway.store.binaries import CHUNK_SIZE, blob_created_also, write_blob
 from dmp_gateway.store.errors import BlobTooLarge
 
 PDF = "application/pdf"
@@ -68,16 +69,47 @@ async def create_binary(request: Request) -> Response:
                 sniffer.feed(chunk)
             yield chunk
 
+    content = {"resourceType": "Binary", "contentType": declared}
+    # Most documents fit in one chunk: read them whole first, then resource, blob and chunk are one
+    # statement (and no connection is held while a slow client uploads). Larger ones are written chunk
+    # by chunk as they arrive, in a transaction.
+    whole, larger = await _whole_if_within(source(), min(CHUNK_SIZE, limit))
     try:
-        async with svc.resources.transaction() as conn:
-            blob = await write_blob(conn, caller.workspace.id, declared, source(), limit)
+        if larger is None:
             if declared == PDF and (problem := sniffer.problem()):
                 raise unprocessable([Issue("value", problem, "Binary.content")])
-            content = {"resourceType": "Binary", "contentType": declared}
-            stored = await svc.resources.create("Binary", caller.workspace.id, content, [], blob_id=blob.blob_id, conn=conn)
+            blob_id = uuid.uuid4()
+            stored = await svc.resources.create("Binary", caller.workspace.id, content, [], blob_id=blob_id,
+                                                on_write=blob_created_also(blob_id, declared, whole))
+        else:
+            async with svc.resources.transaction() as conn:
+                blob = await write_blob(conn, caller.workspace.id, declared, larger, limit)
+                if declared == PDF and (problem := sniffer.problem()):
+                    raise unprocessable([Issue("value", problem, "Binary.content")])
+                stored = await svc.resources.create("Binary", caller.workspace.id, content, [], blob_id=blob.blob_id,
+                                                    conn=conn)
     except BlobTooLarge:
         raise error(413, "too-costly", f"the binary is larger than the limit of {limit} bytes") from None
     return resource_response(request, stored, 201, location=True)
+
+
+async def _whole_if_within(stream: AsyncIterator[bytes], at_most: int) -> tuple[bytes, AsyncIterator[bytes] | None]:
+    """(the content, None) when the stream holds at most `at_most` bytes; else (b"", the whole stream again)."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in stream:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > at_most:
+            return b"", _chain(parts, stream)
+    return b"".join(parts), None
+
+
+async def _chain(first: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk
 
 
 async def _raw_stream(request: Request, limit: int) -> AsyncIterator[bytes]:

@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from dmp_gateway.store.errors import BlobTooLarge, ResourceNotFound
+from dmp_gateway.store.resources import CreatedAlso
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -75,13 +76,32 @@ def whole_blob_ctes(owner: str, blob_id: uuid.UUID, content_type: str, data: byt
     The blob's workspace is the `workspace_id` column of `owner`, a FROM item of the same statement (one
     row), so the caller decides when anything is written: nothing is when `owner` is empty.
     """
-    chunks = [data[i:i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE)] or [b""]
+    chunks = _chunks(data)
     sql = ("blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
            f"  select %s, workspace_id, %s, %s, %s from {owner} returning blob_id),"
            " chunks as (insert into binary_chunk (blob_id, seq, data)"
            # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
            "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%b::bytea[]) with ordinality as c(data, seq))")
     return sql, (blob_id, content_type, len(data), sha256 or hashlib.sha256(data).hexdigest(), chunks)
+
+
+def blob_created_also(blob_id: uuid.UUID, content_type: str, data: bytes) -> CreatedAlso:
+    """Content already in memory (one chunk at most) as CTEs of the statement that creates its Binary
+    resource (`PostgresResourceStore.create(..., on_write=...)`): resource, blob and chunk in one round
+    trip, atomic without a transaction. The blob's workspace is the resource's (`%(ws)s`)."""
+    return CreatedAlso(
+        "blob_row as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
+        "  values (%(blob_id)s, %(ws)s, %(blob_type)s, %(blob_size)s, %(blob_sha256)s)),"
+        " blob_chunks as (insert into binary_chunk (blob_id, seq, data)"
+        # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
+        "  select %(blob_id)s, c.seq - 1, c.data from unnest(%(blob_chunks)b::bytea[]) with ordinality as c(data, seq))",
+        "1",
+        {"blob_id": blob_id, "blob_type": content_type, "blob_size": len(data),
+         "blob_sha256": hashlib.sha256(data).hexdigest(), "blob_chunks": _chunks(data)})
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    return [data[i:i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE)] or [b""]
 
 
 async def _put(conn: AsyncConnection, blob_id: uuid.UUID, seq: int, data: bytes) -> None:

@@ -72,3 +72,42 @@ def test_binary_needs_a_content_type_and_scopes(gateway, ws):
     read_only = gateway.token(ws.id, [], scopes="BINARY_READ")
     with gateway.client(read_only) as c:
         assert c.post("/Binary", content=PDF, headers={"Content-Type": "application/pdf"}).status_code == 403
+
+
+def test_sizes_around_the_chunk_boundary_are_kept_whole_with_their_size_and_hash(gateway, ws):
+    """Up to one chunk: resource, blob and chunk in one statement; beyond: chunk by chunk (both paths)."""
+    import psycopg
+
+    from dmp_gateway.store.binaries import CHUNK_SIZE
+
+    with gateway.client(ws.token) as c:
+        for size in (CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1):
+            body = PDF[:-6] + b"\n%" + b"y" * (size - len(PDF) - 3) + b"\n%%EOF\n"
+            assert len(body) == size
+            r = c.post("/Binary", content=body, headers={"Content-Type": "application/pdf"})
+            assert r.status_code == 201, r.text
+            assert c.get(f"/Binary/{r.json()['id']}").content == body
+            with psycopg.connect(gateway.database_url) as conn:
+                stored = conn.execute(
+                    "select b.size, b.sha256, b.workspace_id,"
+                    " (select count(*) from binary_chunk k where k.blob_id = b.blob_id)"
+                    " from fhir_resource r join binary_blob b using (blob_id) where r.id = %s",
+                    (r.json()["id"],)).fetchone()
+            assert stored == (size, hashlib.sha256(body).hexdigest(), ws.id, 1 if size <= CHUNK_SIZE else 2)
+
+
+def test_a_refused_pdf_leaves_no_blob_behind(gateway, ws):
+    import psycopg
+
+    from dmp_gateway.store.binaries import CHUNK_SIZE
+
+    def blobs() -> int:
+        with psycopg.connect(gateway.database_url) as conn:
+            return conn.execute("select count(*) from binary_blob").fetchone()[0]
+
+    before = blobs()
+    with gateway.client(ws.token) as c:
+        for body in (PDF[: len(PDF) // 2], PDF[:-6] + b"\n%" + b"z" * CHUNK_SIZE):  # truncated: small, then large
+            r = c.post("/Binary", content=body, headers={"Content-Type": "application/pdf"})
+            assert r.status_code == 422 and "truncated" in outcome(r)[0]["diagnostics"]
+    assert blobs() == before
