@@ -34,7 +34,8 @@ TASK = "dmp_gateway.deliver"
 
 
 class ResourceEffects(Protocol):
-    """What the FHIR side does when a delivery moves (called inside the store's transactions)."""
+    """What the FHIR side does when a delivery moves (on the store's connection, inside its transaction
+    when the move has one: all but `start`)."""
 
     async def started(self, conn: AsyncConnection, delivery: Delivery,
                       request: StoredResource | None = None) -> None: ...
@@ -46,11 +47,11 @@ async def enqueue(conn: AsyncConnection, delivery_id: str, at: datetime | None =
     """Defer the delivery job on `conn`, i.e. inside the caller's transaction, under the delivery's lock.
 
     The lock is read from the delivery row in the same statement: every later job of a delivery (retry,
-    `$send`, requeue) takes the lock chosen when the request was stored, which `register` gave the first
-    one. procrastinate
-    runs a lock's jobs by priority, then by id, and a job waiting for its time still holds its turn:
-    a retry is a new job (a higher id), so it gets a higher priority to stay ahead of the person's
-    requests posted after the one it retries; due retries are also fetched before first attempts.
+    `$send`, requeue) takes the lock chosen when the request was stored, which `registration` gave the
+    first one. procrastinate runs a lock's jobs by priority, then by id, and a job waiting for its time
+    still holds its turn: a retry is a new job (a higher id), so it gets a higher priority to stay ahead
+    of the person's requests posted after the one it retries; due retries are also fetched before first
+    attempts.
     """
     await conn.execute(
         "select " + _defer_job("(select " + _LOCK_OF_ROW + " from delivery where request_id = %(id)s)"),
@@ -221,11 +222,12 @@ class PostgresDeliveryStore:
         No read before it: the compare-and-set on the runnable states is the check (a stale job's
         delivery is in none of them, and IllegalTransition tells which one it is in).
 
-        Two statements, each atomic, without BEGIN/COMMIT around them (two round trips of the worker's
-        hot path): the FHIR effect is setting the request `active`, which it already is when it was
-        posted in immediate mode or went through `$send`/`$retry` (their transaction sets it). A crash
-        between the two leaves an attempt under way on a request still `suspended`, the next start or
-        the outcome sets it right.
+        One statement: the transition also returns the request's current version, which the FHIR effect
+        keeps for the attempt. Its other work, setting the request `active`, is a second statement only
+        when the request is not `active` yet, and no transaction wraps the two: a request posted in
+        immediate mode is `active` already, and `$send`/`$retry` set it in their own transaction. A crash
+        between the two leaves an attempt under way on a request still `suspended`, which the next start
+        or the outcome sets right.
         """
         async with self.pool.connection() as conn:
             row = await self._move_row(conn, request_id, Event.START, "ok", _ATTEMPT_DETAILS, with_request=True,
