@@ -222,12 +222,11 @@ class PostgresDeliveryStore:
         No read before it: the compare-and-set on the runnable states is the check (a stale job's
         delivery is in none of them, and IllegalTransition tells which one it is in).
 
-        One statement: the transition also returns the request's current version, which the FHIR effect
-        keeps for the attempt. Its other work, setting the request `active`, is a second statement only
-        when the request is not `active` yet, and no transaction wraps the two: a request posted in
-        immediate mode is `active` already, and `$send`/`$retry` set it in their own transaction. A crash
-        between the two leaves an attempt under way on a request still `suspended`, which the next start
-        or the outcome sets right.
+        The transition also returns the request's current version, which the FHIR effect keeps for the
+        attempt; setting the request `active` (the seed posts it `suspended`) is a second statement, made
+        from that copy, and only when it is not `active` yet (`$send`/`$retry` set it in their own
+        transaction). No transaction wraps the two, each atomic alone: a crash between them leaves an
+        attempt under way on a request still `suspended`, which the next start or the outcome sets right.
         """
         async with self.pool.connection() as conn:
             row = await self._move_row(conn, request_id, Event.START, "ok", _ATTEMPT_DETAILS, with_request=True,
