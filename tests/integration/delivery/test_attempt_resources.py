@@ -59,15 +59,22 @@ async def _finish(effects: FhirResourceEffects, resources: PostgresResourceStore
         await effects.finished(conn, delivery, Outcome(delivered=True, at=datetime.now(UTC), unique_id=UNIQUE_ID))
 
 
-async def test_the_outcome_is_written_from_the_kept_copies_when_nothing_changed(resources):
+async def _attempt_under_way(resources: PostgresResourceStore) -> tuple[str, str, AttemptResources,
+                                                                      FhirResourceEffects, Delivery]:
+    """A request whose attempt started and read its document, as the worker has it before the outcome."""
     cr_id, docref_id = await _request(resources)
     attempts = AttemptResources()
     effects = FhirResourceEffects(resources, attempts)
     delivery = _delivery(cr_id)
     async with resources.pool.connection() as conn:
         await effects.started(conn, delivery)
-    assert attempts.request(cr_id).version == 1  # already active: read, not written
     attempts.keep_document(cr_id, await resources.read_any("DocumentReference", docref_id))
+    return cr_id, docref_id, attempts, effects, delivery
+
+
+async def test_the_outcome_is_written_from_the_kept_copies_when_nothing_changed(resources):
+    cr_id, docref_id, attempts, effects, delivery = await _attempt_under_way(resources)
+    assert attempts.request(cr_id).version == 1  # already active: read, not written
 
     await _finish(effects, resources, delivery)
 
@@ -80,13 +87,7 @@ async def test_the_outcome_is_written_from_the_kept_copies_when_nothing_changed(
 
 
 async def test_a_request_and_document_changed_during_the_attempt_keep_the_change(resources):
-    cr_id, docref_id = await _request(resources)
-    attempts = AttemptResources()
-    effects = FhirResourceEffects(resources, attempts)
-    delivery = _delivery(cr_id)
-    async with resources.pool.connection() as conn:
-        await effects.started(conn, delivery)
-    attempts.keep_document(cr_id, await resources.read_any("DocumentReference", docref_id))
+    cr_id, docref_id, attempts, effects, delivery = await _attempt_under_way(resources)
 
     # Somebody updates both while the document is on its way to the DMP.
     cr = (await resources.read_any("CommunicationRequest", cr_id)).as_dict()
