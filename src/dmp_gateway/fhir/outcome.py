@@ -6,6 +6,7 @@ Called by the delivery store inside its transactions, so a state and its resourc
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection
@@ -15,7 +16,7 @@ from dmp_gateway.fhir.attempts import AttemptResources
 from dmp_gateway.fhir.codes import (CDA_SET_ID_SYSTEM, CDA_VERSION_SYSTEM, DEFAULT_TAG, DELIVERY_REASON_SYSTEM,
                                     DMP_ERROR_SYSTEM, MEDIUM_SYSTEM, XDS_UNIQUE_ID_SYSTEM)
 from dmp_gateway.fhir.search_params import index_rows
-from dmp_gateway.store.resources import PostgresResourceStore, StoredResource
+from dmp_gateway.store.resources import NewResource, NextVersion, PostgresResourceStore, StoredResource
 
 
 def _iso(outcome: Outcome) -> str:
@@ -93,36 +94,48 @@ class FhirResourceEffects:
         await self._set_request_status(conn, delivery, "cancelled")
 
     async def finished(self, conn: AsyncConnection, delivery: Delivery, outcome: Outcome) -> None:
+        """The request's status, its Communication and the document's DMP identifiers: one statement
+        from the attempt's copies (`write_together`), then a fresh read and write for any copy that
+        somebody changed meanwhile. Inside the store's transaction, so they land with the state."""
         kept_request = self.attempts.request(delivery.request_id)
         kept_document = self.attempts.document(delivery.request_id)
         self.attempts.forget(delivery.request_id)
+        request = kept_request or await self.resources.read_any("CommunicationRequest", delivery.request_id, conn)
         # Failed requests go back to `suspended`: visible, fixable, ready for $retry (issue 5).
-        stored = await self._set_request_status(conn, delivery, "completed" if outcome.delivered else "suspended",
-                                                kept_request)
-        cr = stored.as_dict()
+        status = "completed" if outcome.delivered else "suspended"
+        cr = request.as_dict()
+        writes: list[NewResource | NextVersion] = []
+        if cr.get("status") != status:
+            cr["status"] = status
+            writes.append(NextVersion("CommunicationRequest", cr["id"], delivery.workspace_id, cr,
+                                      index_rows("CommunicationRequest", cr), request.version))
+        # Built from the copy: what it takes from the request (subject, sender, recipient, payload,
+        # category) is set when the request is posted, which has no update (only $send, $retry, $cancel).
         comm = communication(cr, outcome)
-        await self.resources.create("Communication", delivery.workspace_id, comm, index_rows("Communication", comm),
-                                    conn=conn)
+        writes.append(NewResource("Communication", str(uuid.uuid4()), delivery.workspace_id, comm,
+                                  index_rows("Communication", comm)))
         if outcome.delivered and outcome.unique_id:
-            await self._mark_delivered(conn, delivery, cr, outcome.unique_id, kept_document)
-
-    async def _mark_delivered(self, conn: AsyncConnection, delivery: Delivery, cr: dict, unique_id: str,
-                              kept: StoredResource | None) -> None:
-        for payload in cr.get("payload") or []:
-            ref = (payload.get("contentReference") or {}).get("reference", "")
-            if not ref.startswith("DocumentReference/"):
+            for docref_id in _payload_documents(cr):
+                stored = kept_document if kept_document is not None and kept_document.id == docref_id else (
+                    await self.resources.read_any("DocumentReference", docref_id, conn))
+                docref = await self._identified(conn, stored, outcome.unique_id)
+                writes.append(NextVersion("DocumentReference", docref_id, delivery.workspace_id, docref,
+                                          index_rows("DocumentReference", docref), stored.version))
+        written = await self.resources.write_together(writes, conn)
+        for write, result in zip(writes, written):
+            if result is not None or not isinstance(write, NextVersion):
                 continue
-            docref_id = ref.split("/", 1)[1]
-            if kept is not None and kept.id == docref_id and await self._identify(conn, delivery, kept, unique_id,
-                                                                                   conditional=True):
-                continue
-            await self._identify(conn, delivery, await self.resources.read_any("DocumentReference", docref_id, conn),
-                                 unique_id, conditional=False)
+            if write.res_type == "CommunicationRequest":  # changed since it was read: again, on the current one
+                await self._set_request_status(conn, delivery, status)
+            else:
+                stored = await self.resources.read_any("DocumentReference", write.res_id, conn)
+                docref = await self._identified(conn, stored, outcome.unique_id or "")
+                await self.resources.update("DocumentReference", stored.id, delivery.workspace_id, docref,
+                                            index_rows("DocumentReference", docref), conn=conn,
+                                            known_version=stored.version)
 
-    async def _identify(self, conn: AsyncConnection, delivery: Delivery, stored: StoredResource, unique_id: str, *,
-                        conditional: bool) -> bool:
-        """Give the DocumentReference the DMP uniqueId, setId and version; `conditional`: only if `stored`
-        is still its current version (False when it is not)."""
+    async def _identified(self, conn: AsyncConnection, stored: StoredResource, unique_id: str) -> dict:
+        """The DocumentReference with the DMP uniqueId, setId and version among its identifiers."""
         from dmp_gateway.fhir.documents import document_set  # the same set/version rule as the CDA's
 
         docref = stored.as_dict()
@@ -130,10 +143,10 @@ class FhirResourceEffects:
         mine = {XDS_UNIQUE_ID_SYSTEM: unique_id, CDA_SET_ID_SYSTEM: set_id, CDA_VERSION_SYSTEM: str(version)}
         docref["identifier"] = [i for i in docref.get("identifier") or [] if i.get("system") not in mine] + [
             {"system": system, "value": value} for system, value in mine.items()]
-        index = index_rows("DocumentReference", docref)
-        if conditional:
-            return await self.resources.replace_if_current("DocumentReference", stored.id, delivery.workspace_id,
-                                                           docref, index, stored.version, conn) is not None
-        await self.resources.update("DocumentReference", stored.id, delivery.workspace_id, docref, index, conn=conn,
-                                    known_version=stored.version)
-        return True
+        return docref
+
+
+def _payload_documents(cr: dict) -> list[str]:
+    """Ids of the DocumentReferences a request's payload carries."""
+    refs = ((payload.get("contentReference") or {}).get("reference", "") for payload in cr.get("payload") or [])
+    return [ref.split("/", 1)[1] for ref in refs if ref.startswith("DocumentReference/")]

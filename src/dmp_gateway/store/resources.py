@@ -68,6 +68,29 @@ class StoredResource:
 
 
 @dataclass(frozen=True, slots=True)
+class NewResource:
+    """A resource to create with `write_together` (its id chosen by the caller)."""
+
+    res_type: str
+    res_id: str
+    workspace_id: str
+    content: dict
+    index: IndexRows
+
+
+@dataclass(frozen=True, slots=True)
+class NextVersion:
+    """A new version to write with `write_together`, only if `known_version` is still the current one."""
+
+    res_type: str
+    res_id: str
+    workspace_id: str
+    content: dict
+    index: IndexRows
+    known_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Criterion:
     """One search condition on the index: `param` compared with `values` (OR between values)."""
 
@@ -93,62 +116,63 @@ def _stamp(content: dict, res_id: str, version: int, when: datetime) -> bytes:
 #: The resource row and its index rows, the parts every write statement below shares.
 _RESOURCE_INTO = "insert into fhir_resource (res_type, id, version, workspace_id, last_updated, is_current, blob_id, content)"
 _SEARCH_INTO = "insert into fhir_search (res_type, id, workspace_id, param, value)"
-_INDEX_ROWS = f"""{_SEARCH_INTO}
-select %(t)s, %(id)s, %(ws)s, e->>0, e->>1 from json_array_elements(%(index)s::json) as e"""
 
-_INSERT = f"""
-with r as (
+
+def _create_ctes(p: str = "") -> str:
+    """A new resource row and its index rows: CTEs `{p}r` and `{p}indexed`, parameters `%({p}t)s` (type),
+    `id`, `v` (version), `ws`, `at`, `blob`, `c` (content) and `index` (the index rows as JSON)."""
+    return f"""{p}r as (
   {_RESOURCE_INTO}
-  values (%(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, %(blob)s, %(c)s::json)
+  values (%({p}t)s, %({p}id)s, %({p}v)s, %({p}ws)s, %({p}at)s, true, %({p}blob)s, %({p}c)s::json)
   returning 1
-)
-{_INDEX_ROWS}
-"""
+), {p}indexed as (
+  {_SEARCH_INTO}
+  select %({p}t)s, %({p}id)s, %({p}ws)s, e->>0, e->>1 from json_array_elements(%({p}index)s::json) as e
+)"""
+
+
+def _replace_known_ctes(p: str = "") -> str:
+    """A new version when the current one is known: retire it (only if it still is current), insert the
+    successor (`{p}r`, no row if the current version was another), and bring its index rows up to date.
+    Parameters as `_create_ctes`, with `prev` (the known version) instead of `blob`.
+
+    Only the index rows that changed are written: a delivery's updates change one or two search values
+    (a status, an identifier) of resources with up to a dozen, and every row written is a heap tuple and
+    two index entries now, and dead ones for VACUUM later."""
+    return f"""{p}retired as (
+  update fhir_resource set is_current = false
+  where res_type = %({p}t)s and id = %({p}id)s and is_current and workspace_id = %({p}ws)s and version = %({p}prev)s
+  returning blob_id
+), {p}wanted as (
+  select e->>0 as param, (e->>1) collate "C" as value from json_array_elements(%({p}index)s::json) as e
+), {p}gone as (
+  delete from fhir_search s where s.res_type = %({p}t)s and s.id = %({p}id)s and exists (select 1 from {p}retired)
+    and not exists (select 1 from {p}wanted w where w.param = s.param and w.value = s.value)
+), {p}r as (
+  {_RESOURCE_INTO}
+  select %({p}t)s, %({p}id)s, %({p}v)s, %({p}ws)s, %({p}at)s, true, blob_id, %({p}c)s::json from {p}retired
+  returning blob_id
+), {p}indexed as (
+  {_SEARCH_INTO}
+  select distinct %({p}t)s, %({p}id)s, %({p}ws)s, w.param, w.value from {p}wanted w
+  where exists (select 1 from {p}r) and not exists (
+    select 1 from fhir_search s where s.res_type = %({p}t)s and s.id = %({p}id)s and s.param = w.param
+    and s.value = w.value)
+)"""
+
+
+_INSERT = f"with {_create_ctes()}\nselect 1"
 
 #: `_INSERT` followed by a creation's `CreatedAlso` CTEs, as one statement.
-_INSERT_ALSO = f"""
-with r as (
-  {_RESOURCE_INTO}
-  values (%(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, %(blob)s, %(c)s::json)
-  returning 1
-), indexed as (
-  {_INDEX_ROWS}
-), {{ctes}}
-select {{result}}
-"""
+_INSERT_ALSO = f"with {_create_ctes()}, {{ctes}}\nselect {{result}}"
 
 #: The same for a new version: the old index rows go in the same statement (all parts of one
 #: statement see the same snapshot, so the delete cannot touch the rows inserted beside it).
-_REINSERT = _INSERT.replace("with r as (", "with gone as (delete from fhir_search where res_type = %(t)s and id = %(id)s),\nr as (", 1)
+_REINSERT = f"with gone as (delete from fhir_search where res_type = %(t)s and id = %(id)s), {_create_ctes()}\nselect 1"
 
-#: A new version when the current one is known: retire it (only if it still is current), insert the
-#: successor, and bring its index rows up to date, in one statement; returns the new row's blob_id if it
+#: A new version when the current one is known, in one statement; returns the new row's blob_id if it
 #: happened, no row if the current version was another (the caller then takes the general path).
-#: Only the index rows that changed are written: a delivery's updates change one or two search values
-#: (a status, an identifier) of resources with up to a dozen, and every row written is a heap tuple and
-#: two index entries now, and dead ones for VACUUM later.
-_REPLACE_KNOWN = f"""
-with retired as (
-  update fhir_resource set is_current = false
-  where res_type = %(t)s and id = %(id)s and is_current and workspace_id = %(ws)s and version = %(prev)s
-  returning blob_id
-), wanted as (
-  select e->>0 as param, (e->>1) collate "C" as value from json_array_elements(%(index)s::json) as e
-), gone as (
-  delete from fhir_search s where s.res_type = %(t)s and s.id = %(id)s and exists (select 1 from retired)
-    and not exists (select 1 from wanted w where w.param = s.param and w.value = s.value)
-), r as (
-  {_RESOURCE_INTO}
-  select %(t)s, %(id)s, %(v)s, %(ws)s, %(at)s, true, blob_id, %(c)s::json from retired
-  returning blob_id
-), indexed as (
-  {_SEARCH_INTO}
-  select distinct %(t)s, %(id)s, %(ws)s, w.param, w.value from wanted w
-  where exists (select 1 from r) and not exists (
-    select 1 from fhir_search s where s.res_type = %(t)s and s.id = %(id)s and s.param = w.param and s.value = w.value)
-)
-select blob_id from r
-"""
+_REPLACE_KNOWN = f"with {_replace_known_ctes()}\nselect blob_id from r"
 
 #: The largest `fhir_resource.version` (a PostgreSQL integer).
 _MAX_VERSION = 2**31 - 1
@@ -362,6 +386,40 @@ class PostgresResourceStore:
             return None
         async with self._connection(conn) as c:
             return await self._replace_known(c, res_type, res_id, workspace_id, content, index, version)
+
+    async def write_together(self, writes: Sequence[NewResource | NextVersion],
+                             conn: AsyncConnection) -> list[StoredResource | None]:
+        """Creates and known-version updates in one statement (one round trip), in order.
+
+        A `NextVersion` whose known version is no longer current writes nothing and gives None: the
+        caller reads it again and makes its change on the current version. The others are written
+        regardless, so call it inside a transaction when they must land together or not at all.
+        """
+        now = datetime.now(UTC)
+        ctes, results, params, planned = [], [], {}, []
+        for i, write in enumerate(writes):
+            p = f"w{i}_"
+            version = 1 if isinstance(write, NewResource) else write.known_version + 1
+            body = _stamp(write.content, write.res_id, version, now)
+            part: dict[str, object] = {"t": write.res_type, "id": write.res_id, "v": version, "ws": write.workspace_id,
+                                       "at": now, "c": body.decode(), "index": orjson.dumps(write.index).decode()}
+            if isinstance(write, NewResource):
+                part["blob"] = None
+                ctes.append(_create_ctes(p))
+                results.append(f"(select count(*) from {p}r), null::uuid")
+            else:
+                # An out-of-range version matches no row: SQL must not see it (an integer column).
+                part["prev"] = write.known_version if 0 < write.known_version <= _MAX_VERSION else 0
+                ctes.append(_replace_known_ctes(p))
+                results.append(f"(select count(*) from {p}r), (select blob_id from {p}r)")
+            params.update({p + key: value for key, value in part.items()})
+            planned.append((write, version, body))
+        if not writes:
+            return []
+        cur = await conn.execute("with " + ", ".join(ctes) + "\nselect " + ", ".join(results), params)
+        row = await cur.fetchone()
+        return [StoredResource(write.res_type, write.res_id, version, write.workspace_id, now, body, row[2 * i + 1])
+                if row[2 * i] else None for i, (write, version, body) in enumerate(planned)]
 
     async def _replace_known(
         self, conn: AsyncConnection, res_type: str, res_id: str, workspace_id: str, content: dict,

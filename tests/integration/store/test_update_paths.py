@@ -74,3 +74,27 @@ async def test_an_update_writes_only_the_index_rows_that_changed(store):
     after = {(p, v): ctid for p, v, ctid in rows}
     assert after[("identifier", "x")] == before[("identifier", "x")] and after[("type", "t")] == before[("type", "t")]
     assert await _search(store, "b") == ["B"] and await _search(store, "a") == []
+
+
+async def test_writes_together_create_and_update_in_one_statement_and_skip_a_stale_version(store):
+    from dmp_gateway.store.resources import NewResource, NextVersion
+
+    a = await store.create("Organization", "w", org("A"), [("name", "a")])
+    b = await store.create("Organization", "w", org("B"), [("name", "b")])
+    await store.update("Organization", b.id, "w", org("B2"), [("name", "b2")])  # b is now version 2
+    async with store.transaction() as conn:
+        written = await store.write_together([
+            NextVersion("Organization", a.id, "w", org("A2"), [("name", "a2")], 1),
+            NewResource("Organization", "new-org", "w", org("C"), [("name", "c")]),
+            NextVersion("Organization", b.id, "w", org("B3"), [("name", "b3")], 1),  # stale: b is at 2
+        ], conn)
+    assert [(w.id, w.version) if w else None for w in written] == [(a.id, 2), ("new-org", 1), None]
+    assert (await store.read("Organization", a.id, "w")).as_dict()["name"] == "A2"
+    assert (await store.read("Organization", "new-org", "w")).version == 1
+    stale = await store.read("Organization", b.id, "w")
+    assert (stale.version, stale.as_dict()["name"]) == (2, "B2")  # untouched
+    assert await _search(store, "a2") == ["A2"] and await _search(store, "a") == []
+    assert await _search(store, "c") == ["C"] and await _search(store, "b2") == ["B2"]
+    assert await _search(store, "b3") == []
+    async with store.transaction() as conn:
+        assert await store.write_together([], conn) == []
