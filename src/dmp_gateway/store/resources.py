@@ -19,6 +19,8 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from dmp_gateway.store.errors import MultipleMatches, ResourceNotFound, VersionConflict
+from dmp_gateway.store.resource_sql import (INSERT, INSERT_ALSO, REINSERT, REPLACE_KNOWN, create_ctes,
+                                          replace_known_ctes, search_where)
 
 IndexRows = Sequence[tuple[str, str]]
 OnWrite = Callable[[AsyncConnection, "StoredResource"], Awaitable[None]]
@@ -113,67 +115,6 @@ def _stamp(content: dict, res_id: str, version: int, when: datetime) -> bytes:
     return orjson.dumps(body)
 
 
-#: The resource row and its index rows, the parts every write statement below shares.
-_RESOURCE_INTO = "insert into fhir_resource (res_type, id, version, workspace_id, last_updated, is_current, blob_id, content)"
-_SEARCH_INTO = "insert into fhir_search (res_type, id, workspace_id, param, value)"
-
-
-def _create_ctes(p: str = "") -> str:
-    """A new resource row and its index rows: CTEs `{p}r` and `{p}indexed`, parameters `%({p}t)s` (type),
-    `id`, `v` (version), `ws`, `at`, `blob`, `c` (content) and `index` (the index rows as JSON)."""
-    return f"""{p}r as (
-  {_RESOURCE_INTO}
-  values (%({p}t)s, %({p}id)s, %({p}v)s, %({p}ws)s, %({p}at)s, true, %({p}blob)s, %({p}c)s::json)
-  returning 1
-), {p}indexed as (
-  {_SEARCH_INTO}
-  select %({p}t)s, %({p}id)s, %({p}ws)s, e->>0, e->>1 from json_array_elements(%({p}index)s::json) as e
-)"""
-
-
-def _replace_known_ctes(p: str = "") -> str:
-    """A new version when the current one is known: retire it (only if it still is current), insert the
-    successor (`{p}r`, no row if the current version was another), and bring its index rows up to date.
-    Parameters as `_create_ctes`, with `prev` (the known version) instead of `blob`.
-
-    Only the index rows that changed are written: a delivery's updates change one or two search values
-    (a status, an identifier) of resources with up to a dozen, and every row written is a heap tuple and
-    two index entries now, and dead ones for VACUUM later."""
-    return f"""{p}retired as (
-  update fhir_resource set is_current = false
-  where res_type = %({p}t)s and id = %({p}id)s and is_current and workspace_id = %({p}ws)s and version = %({p}prev)s
-  returning blob_id
-), {p}wanted as (
-  select e->>0 as param, (e->>1) collate "C" as value from json_array_elements(%({p}index)s::json) as e
-), {p}gone as (
-  delete from fhir_search s where s.res_type = %({p}t)s and s.id = %({p}id)s and exists (select 1 from {p}retired)
-    and not exists (select 1 from {p}wanted w where w.param = s.param and w.value = s.value)
-), {p}r as (
-  {_RESOURCE_INTO}
-  select %({p}t)s, %({p}id)s, %({p}v)s, %({p}ws)s, %({p}at)s, true, blob_id, %({p}c)s::json from {p}retired
-  returning blob_id
-), {p}indexed as (
-  {_SEARCH_INTO}
-  select distinct %({p}t)s, %({p}id)s, %({p}ws)s, w.param, w.value from {p}wanted w
-  where exists (select 1 from {p}r) and not exists (
-    select 1 from fhir_search s where s.res_type = %({p}t)s and s.id = %({p}id)s and s.param = w.param
-    and s.value = w.value)
-)"""
-
-
-_INSERT = f"with {_create_ctes()}\nselect 1"
-
-#: `_INSERT` followed by a creation's `CreatedAlso` CTEs, as one statement.
-_INSERT_ALSO = f"with {_create_ctes()}, {{ctes}}\nselect {{result}}"
-
-#: The same for a new version: the old index rows go in the same statement (all parts of one
-#: statement see the same snapshot, so the delete cannot touch the rows inserted beside it).
-_REINSERT = f"with gone as (delete from fhir_search where res_type = %(t)s and id = %(id)s), {_create_ctes()}\nselect 1"
-
-#: A new version when the current one is known, in one statement; returns the new row's blob_id if it
-#: happened, no row if the current version was another (the caller then takes the general path).
-_REPLACE_KNOWN = f"with {_replace_known_ctes()}\nselect blob_id from r"
-
 #: The largest `fhir_resource.version` (a PostgreSQL integer).
 _MAX_VERSION = 2**31 - 1
 
@@ -219,7 +160,7 @@ class PostgresResourceStore:
         """
         res_id = res_id or str(uuid.uuid4())
         if conn is not None or on_write is None or isinstance(on_write, CreatedAlso):
-            # In the caller's transaction; or alone: _INSERT is one statement (resource and index rows), so on an
+            # In the caller's transaction; or alone: INSERT is one statement (resource and index rows), so on an
             # autocommit connection it is its own transaction, one round trip instead of BEGIN, INSERT, COMMIT.
             async with self._connection(conn) as c:
                 return await self._insert(c, res_type, res_id, 1, workspace_id, content, index, blob_id, on_write)
@@ -257,10 +198,10 @@ class PostgresResourceStore:
             # Index rows as one JSON text: psycopg dumps a str for a fraction of two text[] lists.
             "c": body.decode(), "index": orjson.dumps(index).decode(),
         }
-        sql = _REINSERT if replace_index else _INSERT
+        sql = REINSERT if replace_index else INSERT
         if isinstance(on_write, CreatedAlso):
             if version == 1:
-                sql = _INSERT_ALSO.replace("{ctes}", on_write.ctes).replace("{result}", on_write.result)
+                sql = INSERT_ALSO.replace("{ctes}", on_write.ctes).replace("{result}", on_write.result)
                 params.update(on_write.params)
             on_write = None
         await conn.execute(sql, params)
@@ -405,12 +346,12 @@ class PostgresResourceStore:
                                        "at": now, "c": body.decode(), "index": orjson.dumps(write.index).decode()}
             if isinstance(write, NewResource):
                 part["blob"] = None
-                ctes.append(_create_ctes(p))
+                ctes.append(create_ctes(p))
                 results.append(f"(select count(*) from {p}r), null::uuid")
             else:
                 # An out-of-range version matches no row: SQL must not see it (an integer column).
                 part["prev"] = write.known_version if 0 < write.known_version <= _MAX_VERSION else 0
-                ctes.append(_replace_known_ctes(p))
+                ctes.append(replace_known_ctes(p))
                 results.append(f"(select count(*) from {p}r), (select blob_id from {p}r)")
             params.update({p + key: value for key, value in part.items()})
             planned.append((write, version, body))
@@ -427,7 +368,7 @@ class PostgresResourceStore:
     ) -> StoredResource | None:
         now = datetime.now(UTC)
         body = _stamp(content, res_id, current + 1, now)
-        cur = await conn.execute(_REPLACE_KNOWN, {
+        cur = await conn.execute(REPLACE_KNOWN, {
             "t": res_type, "id": res_id, "ws": workspace_id, "prev": current, "v": current + 1, "at": now,
             "c": body.decode(), "index": orjson.dumps(index).decode(),
         })
@@ -471,7 +412,7 @@ class PostgresResourceStore:
         self, conn: AsyncConnection, res_type: str, workspace_id: str, criteria: Sequence[Criterion],
         count: int, offset: int, *, with_total: bool,
     ) -> tuple[list[StoredResource], int]:
-        where, args = _where(res_type, workspace_id, criteria)
+        where, args = search_where(res_type, workspace_id, criteria)
         cur = await conn.execute(
             f"{_SELECT} r where {where} order by last_updated desc, id limit %s offset %s", (*args, count, offset))
         rows = [_row(r) for r in await cur.fetchall()]
@@ -502,45 +443,3 @@ class PostgresResourceStore:
                 "  and r.is_current and r.workspace_id = %s limit 1) as hit",
                 ([t for t, _ in references], [i for _, i in references], workspace_id))
             return {(stored.res_type, stored.id): stored for stored in map(_row, await cur.fetchall())}
-
-
-_OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
-#: Search parameters answered from the resource row, not from `fhir_search`: column and cast.
-_ROW_PARAMS = {"_id": ("id", ""), "_lastUpdated": ("last_updated", "::timestamptz")}
-
-
-def _where(res_type: str, workspace_id: str, criteria: Sequence[Criterion]) -> tuple[str, list]:
-    clauses = ["r.is_current", "r.res_type = %s", "r.workspace_id = %s"]
-    args: list = [res_type, workspace_id]
-    for c in criteria:
-        if c.param in _ROW_PARAMS:
-            column, cast = _ROW_PARAMS[c.param]
-            if c.op == "eq":
-                clauses.append(f"r.{column} = any(%s)")
-                args.append(list(c.values))
-            elif c.op == "within":
-                clauses.append(f"r.{column} >= %s{cast} and r.{column} < %s{cast}")
-                args += list(c.values)
-            else:
-                clauses.append(f"r.{column} {_OPS[c.op]} %s{cast}")
-                args.append(c.values[0])
-            continue
-        sub = "select 1 from fhir_search s where s.workspace_id = r.workspace_id and s.res_type = r.res_type" \
-              " and s.id = r.id and s.param = %s and "
-        if c.op == "eq":
-            clauses.append(f"exists ({sub}s.value = any(%s))")
-            args += [c.param, list(c.values)]
-        elif c.op == "prefix":
-            alts = " or ".join(["s.value like %s"] * len(c.values))
-            clauses.append(f"exists ({sub}({alts}))")
-            args += [c.param, *(_like_prefix(v) for v in c.values)]
-        elif c.op in _OPS:
-            clauses.append(f"exists ({sub}s.value {_OPS[c.op]} %s)")
-            args += [c.param, c.values[0]]
-        else:  # pragma: no cover - fhir/search.py only builds the ops above
-            raise ValueError(f"unknown search operator {c.op}")
-    return " and ".join(clauses), args
-
-
-def _like_prefix(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
