@@ -69,10 +69,6 @@ INSERT_ALSO = f"with {create_ctes()}, {{ctes}}\nselect {{result}}"
 #: statement see the same snapshot, so the delete cannot touch the rows inserted beside it).
 REINSERT = f"with gone as (delete from fhir_search where res_type = %(t)s and id = %(id)s), {create_ctes()}\nselect 1"
 
-#: A new version when the current one is known, in one statement; returns the new row's blob_id if it
-#: happened, no row if the current version was another (the caller then takes the general path).
-REPLACE_KNOWN = f"with {replace_known_ctes()}\nselect blob_id from r"
-
 
 _OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 #: Search parameters answered from the resource row, not from `fhir_search`: column and cast.

@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from dmp_gateway.store.errors import MultipleMatches, ResourceNotFound, VersionConflict
-from dmp_gateway.store.resource_sql import (INSERT, INSERT_ALSO, REINSERT, REPLACE_KNOWN, create_ctes,
+from dmp_gateway.store.resource_sql import (INSERT, INSERT_ALSO, REINSERT, create_ctes,
                                           replace_known_ctes, search_where)
 
 IndexRows = Sequence[tuple[str, str]]
@@ -121,7 +121,11 @@ _MAX_VERSION = 2**31 - 1
 #: Concurrent updates of one resource queue on its row; each loser re-reads the new current version.
 _UPDATE_RACE_RETRIES = 50
 
-_SELECT = "select res_type, id, version, workspace_id, last_updated, content::text, blob_id from fhir_resource"
+_COLUMNS = "res_type, id, version, workspace_id, last_updated, content::text, blob_id"
+_SELECT = f"select {_COLUMNS} from fhir_resource"
+#: The current versions of a list of (type, id): `fhir_resource r` joined to the two arrays.
+_CURRENT_OF = (" r join unnest(%s::text[], %s::text[]) as wanted(t, i)"
+               " on r.res_type = wanted.t and r.id = wanted.i where r.is_current")
 
 
 def _row(row: tuple) -> StoredResource:
@@ -241,10 +245,9 @@ class PostgresResourceStore:
         """`read_any` of several (type, id) in one round trip; those not found are left out."""
         if not refs:
             return {}
-        sql = (f"{_SELECT} r join unnest(%s::text[], %s::text[]) as wanted(t, i)"
-               " on r.res_type = wanted.t and r.id = wanted.i where r.is_current")
         async with self._connection(conn) as c:
-            rows = await (await c.execute(sql, ([t for t, _ in refs], [i for _, i in refs]))).fetchall()
+            cur = await c.execute(_SELECT + _CURRENT_OF, ([t for t, _ in refs], [i for _, i in refs]))
+            rows = await cur.fetchall()
         return {(stored.res_type, stored.id): stored for stored in map(_row, rows)}
 
     async def read_many_with_content(
@@ -257,10 +260,8 @@ class PostgresResourceStore:
         """
         if not refs:
             return {}, {}
-        sql = ("select r.res_type, r.id, r.version, r.workspace_id, r.last_updated, r.content::text, r.blob_id,"
-               "  (select string_agg(c.data, ''::bytea order by c.seq) from binary_chunk c where c.blob_id = r.blob_id)"
-               " from fhir_resource r join unnest(%s::text[], %s::text[]) as wanted(t, i)"
-               " on r.res_type = wanted.t and r.id = wanted.i where r.is_current")
+        sql = (f"select {_COLUMNS}, (select string_agg(c.data, ''::bytea order by c.seq) from binary_chunk c"
+               f" where c.blob_id = r.blob_id) from fhir_resource{_CURRENT_OF}")
         async with self.pool.connection() as c:
             # Binary results: the text protocol would hex-encode every byte of the content on the server.
             cur = await c.execute(sql, ([t for t, _ in refs], [i for _, i in refs]), binary=True)
@@ -306,7 +307,8 @@ class PostgresResourceStore:
         if expected is not None and 0 < expected <= _MAX_VERSION and on_write is None:
             # One statement is its own transaction: no BEGIN/COMMIT needed around it.
             async with self._connection(conn) as c:
-                stored = await self._replace_known(c, res_type, res_id, workspace_id, content, index, expected)
+                (stored,) = await self.write_together(
+                    [NextVersion(res_type, res_id, workspace_id, content, index, expected)], c)
             if stored is not None:
                 return stored
         if conn is not None:
@@ -326,7 +328,9 @@ class PostgresResourceStore:
         if not 0 < version <= _MAX_VERSION:
             return None
         async with self._connection(conn) as c:
-            return await self._replace_known(c, res_type, res_id, workspace_id, content, index, version)
+            (stored,) = await self.write_together(
+                [NextVersion(res_type, res_id, workspace_id, content, index, version)], c)
+            return stored
 
     async def write_together(self, writes: Sequence[NewResource | NextVersion],
                              conn: AsyncConnection) -> list[StoredResource | None]:
@@ -361,21 +365,6 @@ class PostgresResourceStore:
         row = await cur.fetchone()
         return [StoredResource(write.res_type, write.res_id, version, write.workspace_id, now, body, row[2 * i + 1])
                 if row[2 * i] else None for i, (write, version, body) in enumerate(planned)]
-
-    async def _replace_known(
-        self, conn: AsyncConnection, res_type: str, res_id: str, workspace_id: str, content: dict,
-        index: IndexRows, current: int,
-    ) -> StoredResource | None:
-        now = datetime.now(UTC)
-        body = _stamp(content, res_id, current + 1, now)
-        cur = await conn.execute(REPLACE_KNOWN, {
-            "t": res_type, "id": res_id, "ws": workspace_id, "prev": current, "v": current + 1, "at": now,
-            "c": body.decode(), "index": orjson.dumps(index).decode(),
-        })
-        row = await cur.fetchone()
-        if row is None:
-            return None
-        return StoredResource(res_type, res_id, current + 1, workspace_id, now, body, row[0])
 
     async def _update(
         self, tx: AsyncConnection, res_type: str, res_id: str, workspace_id: str, content: dict,
