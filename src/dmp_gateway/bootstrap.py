@@ -80,7 +80,7 @@ async def open_services(settings: Settings, url: str | None = None) -> Services:
         settings=settings, database_url=url, pool=pool, resources=resources, blobs=BlobReader(pool),
         workspaces=WorkspaceDirectory(pool), auth=bootstrap_auth(settings), deliveries=deliveries, attempts=attempts,
     )
-    services.write_hooks["CommunicationRequest"] = communication_request_hook(deliveries, resources)
+    services.write_hooks["CommunicationRequest"] = communication_request_hook(deliveries)
     return services
 
 

@@ -36,28 +36,30 @@ def person_ins(patient: dict) -> str | None:
     return None
 
 
+def patient_lock(workspace_id: str, patient_id: str, patient: StoredResource | None) -> str:
+    """The job lock of a request about `patient_id`, from that Patient (None: gone, its own lock)."""
+    return job_lock(workspace_id, patient_id, person_ins(patient.as_dict()) if patient is not None else None)
+
+
 async def request_lock(resources: PostgresResourceStore, workspace_id: str, patient_id: str,
                        conn: AsyncConnection | None = None) -> str:
     """The job lock of a request about `patient_id`, from the Patient as it stands now."""
     try:
-        ins_value = person_ins((await resources.read_any("Patient", patient_id, conn)).as_dict())
+        patient = await resources.read_any("Patient", patient_id, conn)
     except ResourceNotFound:  # checked when the request was written; gone since: the delivery will say so
-        ins_value = None
-    return job_lock(workspace_id, patient_id, ins_value)
+        patient = None
+    return patient_lock(workspace_id, patient_id, patient)
 
 
-def communication_request_hook(deliveries: PostgresDeliveryStore,  # noqa: ANN201 - WriteHookFactory
-                               resources: PostgresResourceStore):
+def communication_request_hook(deliveries: PostgresDeliveryStore):  # noqa: ANN201 - WriteHookFactory
     def factory(caller: Caller, cr: dict, referenced: Mapping[tuple[str, str], StoredResource]) -> CreatedAlso:
         patient = parse_reference((cr.get("subject") or {}).get("reference"))
         docref = parse_reference(((cr.get("payload") or [{}])[0].get("contentReference") or {}).get("reference"))
         assert patient is not None and docref is not None  # guaranteed by the profile rules
-        # The Patient as the request's reference check read it, just before this write.
-        checked_patient = referenced.get(("Patient", patient.id))
-        ins_value = person_ins(checked_patient.as_dict()) if checked_patient is not None else None
         # The delivery, its first timeline events and its job are written by the statement that
-        # creates the request: there is never one without the other, and no transaction to open.
-        return deliveries.registration(patient.id, docref.id, is_immediate(cr),
-                                       lock=job_lock(caller.workspace.id, patient.id, ins_value))
+        # creates the request: there is never one without the other, and no transaction to open. The
+        # lock comes from the Patient as the request's reference check read it, just before.
+        lock = patient_lock(caller.workspace.id, patient.id, referenced.get(("Patient", patient.id)))
+        return deliveries.registration(patient.id, docref.id, is_immediate(cr), lock=lock)
 
     return factory
