@@ -93,7 +93,7 @@ def delivery_ports(services: Services, dmp: DmpPort | None = None) -> DeliveryPo
 
     return DeliveryPorts(
         store=services.deliveries, dmp=dmp or soap_dmp_from_settings(services.settings),
-        documents=RequestDocuments(services.resources, services.blobs, services.settings, services.attempts),
+        documents=RequestDocuments(services.resources, services.settings, services.attempts),
         policy=RetryPolicy.from_settings(services.settings))
 
 

@@ -253,7 +253,7 @@ def cda(
                 unique_id = delivery.unique_id
             except ResourceNotFound:
                 unique_id = None
-            documents = RequestDocuments(services.resources, services.blobs, services.settings)
+            documents = RequestDocuments(services.resources, services.settings)
             return (await documents.build(request_id, unique_id)).cda
         finally:
             await services.close()

@@ -24,7 +24,6 @@ from dmp_gateway.fhir.codes import CDA_SET_ID_SYSTEM, CDA_VERSION_SYSTEM, XDS_UN
 from dmp_gateway.fhir.references import parse_reference
 from dmp_gateway.ins import Ins
 from dmp_gateway.lru import Lru
-from dmp_gateway.store.binaries import BlobReader
 from dmp_gateway.store.errors import ResourceNotFound
 from dmp_gateway.store.resources import PostgresResourceStore, StoredResource
 
@@ -35,7 +34,6 @@ _RECENT_MAX = 1024
 @dataclass
 class RequestDocuments:
     resources: PostgresResourceStore
-    blobs: BlobReader
     settings: Settings
     #: The request as the attempt's start read it (and the document as read here), shared with
     #: `FhirResourceEffects`, which writes the outcome from them (fhir/attempts.py).
@@ -48,10 +46,10 @@ class RequestDocuments:
         holds them all, else in one round trip; `contents`: filled with the content of the Binaries."""
         refs = []
         for label, ref_value, types in wanted:
-            ref = parse_reference(ref_value.get("reference") if isinstance(ref_value, dict) else ref_value)
-            if ref is None or ref.res_type not in types:
+            ref = _type_and_id(ref_value)
+            if ref is None or ref[0] not in types:
                 raise DocumentProblem(Reason.CDA_INVALID, f"{label} does not reference a {' or '.join(types)}.")
-            refs.append((ref.res_type, ref.id))
+            refs.append(ref)
         if contents is not None:
             found, blobs = await self.resources.read_many_with_content(refs)
             contents.update(blobs)
@@ -111,9 +109,7 @@ class RequestDocuments:
         stored_binary, *others = await self._get_all(wanted, contents=contents)
         authenticator = others.pop(0).as_dict() if docref.get("authenticator") else None
         custodian = others.pop(0).as_dict() if docref.get("custodian") else None
-        pdf = contents.get(stored_binary.blob_id) if stored_binary.blob_id is not None else None
-        if pdf is None:  # a Binary without stored bytes: the reader says what is missing
-            pdf = await self.blobs.read_all(stored_binary.blob_id)
+        pdf = contents.get(stored_binary.blob_id, b"")  # no chunk stored: empty, as the chunk reader says
         replaced_unique_id, set_id, version = await replaced_document(self.resources, docref)
         unique_id = unique_id or unique_id_from_master_identifier(docref) or mint_document_oid(
             self.settings.document_root_oid)
