@@ -59,8 +59,8 @@ async def write_blob(
             seq += 1
     info = BlobInfo(blob_id, content_type, size, digest.hexdigest())
     if seq == 0:
-        ctes, params = whole_blob_ctes("owner", blob_id, content_type, bytes(pending), info.sha256)
-        await conn.execute(f"with owner as (select %s::text as workspace_id), {ctes} select 1", (workspace_id, *params))
+        ctes, params = whole_blob_ctes(_WORKSPACE_PARAMETER, blob_id, content_type, bytes(pending), info.sha256)
+        await conn.execute(f"with {ctes} select 1", {**params, "ws": workspace_id})
         return info
     if pending:
         await _put(conn, blob_id, seq, bytes(pending))
@@ -70,34 +70,34 @@ async def write_blob(
 
 
 def whole_blob_ctes(owner: str, blob_id: uuid.UUID, content_type: str, data: bytes,
-                    sha256: str | None = None) -> tuple[str, tuple]:
-    """Two CTEs, `blob` and `chunks`, storing content already in memory, and their parameters (in order).
+                    sha256: str | None = None) -> tuple[str, dict[str, object]]:
+    """Two CTEs, `blob` and `chunks`, storing content already in memory, and their named parameters
+    (`blob_*`).
 
     The blob's workspace is the `workspace_id` column of `owner`, a FROM item of the same statement (one
     row), so the caller decides when anything is written: nothing is when `owner` is empty.
     """
-    chunks = _chunks(data)
     sql = ("blob as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
-           f"  select %s, workspace_id, %s, %s, %s from {owner} returning blob_id),"
+           f"  select %(blob_id)s, workspace_id, %(blob_type)s, %(blob_size)s, %(blob_sha256)s from {owner}"
+           "  returning blob_id),"
            " chunks as (insert into binary_chunk (blob_id, seq, data)"
            # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
-           "  select blob.blob_id, c.seq - 1, c.data from blob, unnest(%b::bytea[]) with ordinality as c(data, seq))")
-    return sql, (blob_id, content_type, len(data), sha256 or hashlib.sha256(data).hexdigest(), chunks)
+           "  select blob.blob_id, c.seq - 1, c.data from blob,"
+           "  unnest(%(blob_chunks)b::bytea[]) with ordinality as c(data, seq))")
+    return sql, {"blob_id": blob_id, "blob_type": content_type, "blob_size": len(data),
+                 "blob_sha256": sha256 or hashlib.sha256(data).hexdigest(), "blob_chunks": _chunks(data)}
+
+
+#: `owner` for `whole_blob_ctes` when the workspace is the statement's `%(ws)s` parameter.
+_WORKSPACE_PARAMETER = "(select %(ws)s::text as workspace_id) as owner"
 
 
 def blob_created_also(blob_id: uuid.UUID, content_type: str, data: bytes) -> CreatedAlso:
     """Content already in memory (one chunk at most) as CTEs of the statement that creates its Binary
     resource (`PostgresResourceStore.create(..., on_write=...)`): resource, blob and chunk in one round
     trip, atomic without a transaction. The blob's workspace is the resource's (`%(ws)s`)."""
-    return CreatedAlso(
-        "blob_row as (insert into binary_blob (blob_id, workspace_id, content_type, size, sha256)"
-        "  values (%(blob_id)s, %(ws)s, %(blob_type)s, %(blob_size)s, %(blob_sha256)s)),"
-        " blob_chunks as (insert into binary_chunk (blob_id, seq, data)"
-        # Sent in binary (%b): as text, psycopg would hex-escape every byte of the array.
-        "  select %(blob_id)s, c.seq - 1, c.data from unnest(%(blob_chunks)b::bytea[]) with ordinality as c(data, seq))",
-        "1",
-        {"blob_id": blob_id, "blob_type": content_type, "blob_size": len(data),
-         "blob_sha256": hashlib.sha256(data).hexdigest(), "blob_chunks": _chunks(data)})
+    ctes, params = whole_blob_ctes(_WORKSPACE_PARAMETER, blob_id, content_type, data)
+    return CreatedAlso(ctes, "1", params)
 
 
 def _chunks(data: bytes) -> list[bytes]:

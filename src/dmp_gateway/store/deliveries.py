@@ -178,34 +178,35 @@ class PostgresDeliveryStore:
         return _delivery(row)
 
     async def _move(self, conn: AsyncConnection, request_id: str, event: Event, outcome: str, details: dict | _Sql,
-                    *, also: tuple[str, tuple] | None = None, **columns: object) -> Delivery:
+                    *, also: tuple[str, dict[str, object]] | None = None, **columns: object) -> Delivery:
         """Compare-and-set transition plus its timeline event, in one statement (the worker's hot path).
 
-        `also`: more CTEs (SQL, parameters) that may select from `moved`, so they write only when the
+        `also`: more CTEs (SQL, named parameters) that may select from `moved`, so they write only when the
         transition happens, in the same statement. A `_Sql` column value or `details` is an SQL
         expression on the moved row rather than a parameter.
         """
         return _delivery(await self._move_row(conn, request_id, event, outcome, details, also=also, **columns))
 
     async def _move_row(self, conn: AsyncConnection, request_id: str, event: Event, outcome: str,
-                        details: dict | _Sql, *, also: tuple[str, tuple] | None = None, with_request: bool = False,
-                        **columns: object) -> dict:
+                        details: dict | _Sql, *, also: tuple[str, dict[str, object]] | None = None,
+                        with_request: bool = False, **columns: object) -> dict:
         """`_move`'s row; `with_request`: with the request's current version (`request_*` columns)."""
-        target = target_of(event)
-        sets = "".join(f", {name} = {value}" if isinstance(value, _Sql) else f", {name} = %s"
+        sets = "".join(f", {name} = {value}" if isinstance(value, _Sql) else f", {name} = %(set_{name})s"
                        for name, value in columns.items())
-        values = [value for value in columns.values() if not isinstance(value, _Sql)]
-        logged_details, logged_values = (details, [outcome]) if isinstance(details, _Sql) else (
-            "%s", [outcome, orjson.dumps(details).decode()])
-        extra_sql, extra_params = also or ("", ())
+        params = {f"set_{name}": value for name, value in columns.items() if not isinstance(value, _Sql)}
+        logged_details = details if isinstance(details, _Sql) else "%(details)s::jsonb"
+        if not isinstance(details, _Sql):
+            params["details"] = orjson.dumps(details).decode()
+        extra_sql, extra_params = also or ("", {})
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
-            f"with moved as (update delivery set state = %s, updated_at = now(){sets}"
-            f"  where request_id = %s and state = any(%s) returning *),"
+            f"with moved as (update delivery set state = %(target)s, updated_at = now(){sets}"
+            f"  where request_id = %(request_id)s and state = any(%(sources)s) returning *),"
             f" logged as (insert into delivery_event (request_id, step, outcome, details)"
-            f"  select request_id, state, %s, {logged_details} from moved){extra_sql}"
+            f"  select request_id, state, %(outcome)s, {logged_details} from moved){extra_sql}"
             f" select {_COLUMNS}{_REQUEST_COLUMNS if with_request else ' from moved'}",
-            (target.value, *values, request_id, _SOURCES[event], *logged_values, *extra_params))
+            {**params, **extra_params, "target": target_of(event).value, "request_id": request_id,
+             "sources": _SOURCES[event], "outcome": outcome})
         row = await cur.fetchone()
         if row is None:
             current = await self._get(conn, request_id)
