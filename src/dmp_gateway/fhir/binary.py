@@ -74,18 +74,21 @@ async def create_binary(request: Request) -> Response:
     # statement (and no connection is held while a slow client uploads). Larger ones are written chunk
     # by chunk as they arrive, in a transaction.
     whole, larger = await _whole_if_within(source(), min(CHUNK_SIZE, limit))
+
+    def refuse_a_broken_pdf() -> None:  # once the sniffer has seen every byte
+        if declared == PDF and (problem := sniffer.problem()):
+            raise unprocessable([Issue("value", problem, "Binary.content")])
+
     try:
         if larger is None:
-            if declared == PDF and (problem := sniffer.problem()):
-                raise unprocessable([Issue("value", problem, "Binary.content")])
+            refuse_a_broken_pdf()
             blob_id = uuid.uuid4()
             stored = await svc.resources.create("Binary", caller.workspace.id, content, [], blob_id=blob_id,
                                                 on_write=blob_created_also(blob_id, declared, whole))
         else:
             async with svc.resources.transaction() as conn:
                 blob = await write_blob(conn, caller.workspace.id, declared, larger, limit)
-                if declared == PDF and (problem := sniffer.problem()):
-                    raise unprocessable([Issue("value", problem, "Binary.content")])
+                refuse_a_broken_pdf()
                 stored = await svc.resources.create("Binary", caller.workspace.id, content, [], blob_id=blob.blob_id,
                                                     conn=conn)
     except BlobTooLarge:
