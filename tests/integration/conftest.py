@@ -18,3 +18,16 @@ def gateway(pg_admin_url, tmp_path_factory):
 def ws(gateway):
     """A fresh workspace with a practitioner and a user token that may send as them."""
     return gateway.new_workspace()
+
+
+@pytest.fixture
+async def resource_store(database_url):
+    """The resource store on a fresh, migrated database (a small pool of its own)."""
+    from dmp_gateway.store.db import open_pool
+    from dmp_gateway.store.migrate import migrate
+    from dmp_gateway.store.resources import PostgresResourceStore
+
+    migrate(database_url)
+    pool = await open_pool(database_url, min_size=1, max_size=4)
+    yield PostgresResourceStore(pool)
+    await pool.close()

@@ -18,9 +18,7 @@ from dmp_gateway.fhir.attempts import AttemptResources
 from dmp_gateway.fhir.codes import XDS_UNIQUE_ID_SYSTEM
 from dmp_gateway.fhir.outcome import FhirResourceEffects
 from dmp_gateway.fhir.search_params import index_rows
-from dmp_gateway.store.db import open_pool
 from dmp_gateway.store.deliveries import PostgresDeliveryStore
-from dmp_gateway.store.migrate import migrate
 from dmp_gateway.store.resources import PostgresResourceStore
 
 WS = "ws-attempts"
@@ -28,11 +26,8 @@ UNIQUE_ID = "1.2.250.1.999.1.4.42"
 
 
 @pytest.fixture
-async def resources(database_url):
-    migrate(database_url)
-    pool = await open_pool(database_url, min_size=1, max_size=4)
-    yield PostgresResourceStore(pool)
-    await pool.close()
+def resources(resource_store):
+    return resource_store
 
 
 async def _create(resources: PostgresResourceStore, body: dict) -> str:

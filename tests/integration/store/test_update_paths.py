@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from dmp_gateway.store.db import open_pool
 from dmp_gateway.store.errors import ResourceNotFound, VersionConflict
-from dmp_gateway.store.migrate import migrate
 from dmp_gateway.store.resources import Criterion, PostgresResourceStore
 
 
 @pytest.fixture
-async def store(database_url):
-    migrate(database_url)
-    pool = await open_pool(database_url, min_size=1, max_size=2)
-    yield PostgresResourceStore(pool)
-    await pool.close()
+def store(resource_store):
+    return resource_store
 
 
 def org(name: str) -> dict:
