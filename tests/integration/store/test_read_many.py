@@ -52,3 +52,32 @@ async def test_read_many_with_content_brings_each_binary_whole_and_in_order(data
         assert await store.read_many_with_content([]) == ({}, {})
     finally:
         await pool.close()
+
+
+async def test_a_prepared_read_many_keeps_its_generic_plan_instead_of_planning_every_call(database_url):
+    """Planning the lookup cost PostgreSQL more than running it when its list was an array parameter."""
+    migrate(database_url)
+    pool = await open_pool(database_url, min_size=1, max_size=1)
+    try:
+        store = PostgresResourceStore(pool)
+        patient = await store.create("Patient", "w", {"resourceType": "Patient"}, [])
+        org = await store.create("Organization", "w", {"resourceType": "Organization", "name": "A"}, [])
+        async with pool.connection() as conn:
+            # Tables of a few thousand rows, as the planner sees them: on a near-empty table any plan is cheap.
+            await conn.execute("insert into fhir_resource (res_type, id, version, workspace_id, last_updated,"
+                               " is_current, content) select 'Patient', 'p' || n, 1, 'w', now(), true, '{}'"
+                               " from generate_series(1, 5000) n")
+            await conn.execute("analyze fhir_resource")
+            # psycopg prepares a statement at its 5th run; PostgreSQL then tries 5 custom plans before
+            # it weighs the generic one.
+            for _ in range(15):
+                found = await store.read_many([("Patient", patient.id), ("Organization", org.id)], conn=conn)
+                assert set(found) == {("Patient", patient.id), ("Organization", org.id)}
+            cur = await conn.execute("select generic_plans, custom_plans from pg_prepared_statements"
+                                     " where statement like '%wanted%'")
+            plans = await cur.fetchall()
+        assert len(plans) == 1
+        generic, custom = plans[0]
+        assert generic >= 4, f"{generic} generic and {custom} custom plans"
+    finally:
+        await pool.close()
