@@ -8,7 +8,6 @@ settled with ITI-18 by comparing hashes, so the DMP never holds the document twi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from dmp_gateway.delivery.model import ADVICE, BuiltDocument, Delivery, Outcome, Reason
@@ -56,7 +55,7 @@ async def process(request_id: str, *, store: DeliveryStore, dmp: DmpPort, docume
             await store.transition(request_id, Event.DMP_OPEN_CDA_READY,
                                    details={"dmp": "open", "unique_id": built.unique_id, "cda": "kept from a previous attempt"})
         receipt = await dmp.submit(Submission(ins=ins, cda=built.cda, unique_id=built.unique_id,
-                                              replaces_unique_id=built.replaces_unique_id))
+                                              replaces_unique_id=built.replaces_unique_id, cda_sha1=built.sha1))
         details = {"unique_id": receipt.unique_id, "submission_set": receipt.submission_set_unique_id}
         if receipt.partial:
             details["warnings"] = [f"{w.code}: {w.context}" for w in receipt.warnings]
@@ -88,8 +87,7 @@ async def _settle_duplicate(store: DeliveryStore, dmp: DmpPort, clock: Clock, re
     """The uniqueId is already registered: ours (a lost answer of an earlier attempt) or not?"""
     assert ins is not None and built is not None
     found = await dmp.find(ins, built.unique_id)
-    ours = hashlib.sha1(built.cda).hexdigest()  # noqa: S324 - XDS hash is SHA-1 by definition
-    if found is not None and found.hash.lower() == ours:
+    if found is not None and found.hash.lower() == built.sha1:
         return await _deliver(store, clock, request_id, built.unique_id,
                               {"unique_id": built.unique_id, "note": "already in the DMP (an earlier attempt's "
                                "answer was lost); ITI-18 hash matches"})

@@ -84,7 +84,8 @@ def build_iti41(
         signature_id=signature_id_for(sig_uid), signing_time=context.submission_time,
         algorithm=signature_algorithm,
     )
-    document_hash, document_size = sha1_hex(submission.cda), len(submission.cda)
+    document_hash = submission.cda_sha1.upper() if submission.cda_sha1 else sha1_hex(submission.cda)
+    document_size = len(submission.cda)
     if submission.content_type is not None:
         context = dataclasses.replace(context, content_type=submission.content_type)
 

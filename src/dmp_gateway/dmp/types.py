@@ -81,6 +81,8 @@ class Submission:
     unique_id: str
     #: uniqueId of the document this one replaces (RPLC, dmp-interfaces.md §5).
     replaces_unique_id: str | None = None
+    #: SHA-1 of `cda` in hex when the caller already has it (the XDS hash); computed from `cda` otherwise.
+    cda_sha1: str | None = None
     #: XDSSubmissionSet.uniqueId; default: derived from `unique_id` (stable across retries).
     submission_set_unique_id: str | None = None
     #: uniqueId of the XAdES signature entry; default: derived from `unique_id`.

@@ -9,7 +9,6 @@ in as `ResourceEffects`, called inside the same transactions.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Protocol
@@ -256,7 +255,7 @@ class PostgresDeliveryStore:
         """
         cda = built.cda
         columns: dict[str, object] = dict(
-            unique_id=built.unique_id, cda_sha1=hashlib.sha1(cda).hexdigest(), cda_size=len(cda),  # noqa: S324 - XDS hash
+            unique_id=built.unique_id, cda_sha1=built.sha1, cda_size=len(cda),
             ins_value=built.ins.value, ins_oid=built.ins.oid, replaces_unique_id=built.replaces_unique_id,
             pdf_note=orjson.dumps(built.pdf_record).decode())
         also = None
@@ -285,16 +284,17 @@ class PostgresDeliveryStore:
         if row["cda_pdf_blob_id"] is not None:
             pdf = await self.blobs.read_all(row["cda_pdf_blob_id"])
             cda = b"".join((bytes(row["cda_head"]), pybase64.b64encode(pdf), bytes(row["cda_tail"])))
-            # Never send other bytes than the first attempt did: the DMP would see another document.
-            if len(cda) != row["cda_size"] or hashlib.sha1(cda).hexdigest() != row["cda_sha1"]:  # noqa: S324
-                raise StoredDocumentDamaged(f"the stored CDA of CommunicationRequest/{request_id} no longer "
-                                            "matches its SHA-1: its PDF or its ends were altered")
         elif row["cda_blob_id"] is not None:
             cda = await self.blobs.read_all(row["cda_blob_id"])
         else:
             return None
-        return BuiltDocument(Ins(row["ins_value"], row["ins_oid"]), cda, row["unique_id"],
-                             row["replaces_unique_id"], orjson.loads(row["pdf_note"] or "{}"))
+        built = BuiltDocument(Ins(row["ins_value"], row["ins_oid"]), cda, row["unique_id"],
+                              row["replaces_unique_id"], orjson.loads(row["pdf_note"] or "{}"))
+        # Never send other bytes than the first attempt did: the DMP would see another document.
+        if len(cda) != row["cda_size"] or built.sha1 != row["cda_sha1"]:
+            raise StoredDocumentDamaged(f"the stored CDA of CommunicationRequest/{request_id} no longer "
+                                        "matches its SHA-1: its PDF, its ends or its blob were altered")
+        return built
 
     async def cda_bytes(self, request_id: str) -> bytes | None:
         """The CDA as submitted (console download, `dmp-gateway cda` of a built request)."""

@@ -82,6 +82,24 @@ async def test_ends_that_no_longer_rebuild_the_same_bytes_are_refused(store, dat
         await store.load_document("r3")
 
 
+async def test_a_whole_cda_whose_blob_changed_is_refused_too(store, database_url):
+    await _building(store, "r5")
+    await store.save_document("r5", _built(None), details={})
+    with psycopg.connect(database_url) as conn:
+        conn.execute("update binary_chunk set data = overlay(data placing 'X'::bytea from 100)"
+                     " where blob_id = (select cda_blob_id from delivery where request_id = 'r5')")
+    with pytest.raises(StoredDocumentDamaged):
+        await store.load_document("r5")
+
+
+def test_a_built_document_carries_the_sha1_of_its_bytes_computed_once():
+    import hashlib
+
+    built = _built(None)
+    assert built.sha1 == hashlib.sha1(CDA).hexdigest()
+    assert BuiltDocument(INS, CDA, "1.2.3", sha1="given").sha1 == "given"  # a stored hash is not recomputed
+
+
 async def test_nothing_is_stored_when_the_transition_is_refused(store, database_url):
     await _building(store, "r4")
     await store.save_document("r4", _built(None), details={})

@@ -97,3 +97,21 @@ def test_xcn_of_a_professional_and_a_system():
 ])
 def test_dtm(value, utc, expected):
     assert dtm(value, utc=utc) == expected
+
+
+def test_the_hash_a_caller_already_has_is_the_documents_hash_as_sent(signer, kit_cda):
+    import hashlib
+
+    from dmp_gateway.dmp.cda_header import read_cda_header
+    from dmp_gateway.dmp.iti41 import DOCUMENT_ID, sha1_hex
+
+    header = read_cda_header(kit_cda)
+    ins = Ins(header.patient_ids[0].extension, header.patient_ids[0].root)
+    context = FeedContext("1.2.250.1.999.1.1", dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    given = Submission(ins=ins, cda=kit_cda, unique_id=header.unique_id, cda_sha1=hashlib.sha1(kit_cda).hexdigest())
+    computed = Submission(ins=ins, cda=kit_cda, unique_id=header.unique_id)
+    for submission in (given, computed):
+        request = build_iti41(submission, header, signer=signer, context=context)
+        hashes = request.body.xpath("//rim:ExtrinsicObject[@id=$id]/rim:Slot[@name='hash']//rim:Value/text()",
+                                    namespaces={"rim": ns.RIM}, id=DOCUMENT_ID)
+        assert request.document_hash == sha1_hex(kit_cda) and hashes == [sha1_hex(kit_cda)]
