@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -94,13 +93,12 @@ class BuiltDocument:
     pdf_record: dict = field(default_factory=dict)
     #: The stored PDF the CDA wraps unchanged, when there is one (None: a converted PDF, kept whole).
     embedded: EmbeddedPdf | None = None
-    #: SHA-1 of `cda` in lowercase hex (the XDS hash), computed here when not given: one pass over the
-    #: bytes for the store, the submission and a duplicate's check.
-    sha1: str = ""
+    #: SHA-1 of `cda` in lowercase hex (the XDS hash), computed here from the bytes: one pass over them
+    #: for the store, the submission and a duplicate's check.
+    sha1: str = field(init=False)
 
     def __post_init__(self) -> None:
-        if not self.sha1:
-            object.__setattr__(self, "sha1", hashlib.sha1(self.cda).hexdigest())  # noqa: S324 - XDS hash
+        object.__setattr__(self, "sha1", hashlib.sha1(self.cda).hexdigest())  # noqa: S324 - XDS hash
 
 
 @dataclass(frozen=True, slots=True)
