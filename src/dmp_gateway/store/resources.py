@@ -321,12 +321,10 @@ class PostgresResourceStore:
         if isinstance(on_write, CreatedAlso):
             on_write = None  # what a creation writes: not for a new version
         expected = if_match if if_match is not None else known_version
-        # `version` is an SQL integer: a larger If-Match (a client's) matches no row and must not reach SQL.
-        if expected is not None and 0 < expected <= _MAX_VERSION and on_write is None:
-            # One statement is its own transaction: no BEGIN/COMMIT needed around it.
-            async with self._connection(conn) as c:
-                (stored,) = await self.write_together(
-                    [NextVersion(res_type, res_id, workspace_id, content, index, expected)], c)
+        if expected is not None and on_write is None:
+            # One statement is its own transaction: no BEGIN/COMMIT needed around it. A version out of
+            # SQL's integer range (a client's If-Match) writes nothing and takes the general path.
+            stored = await self.replace_if_current(res_type, res_id, workspace_id, content, index, expected, conn)
             if stored is not None:
                 return stored
         if conn is not None:
@@ -358,6 +356,8 @@ class PostgresResourceStore:
         caller reads it again and makes its change on the current version. The others are written
         regardless, so call it inside a transaction when they must land together or not at all.
         """
+        if not writes:
+            return []
         now = datetime.now(UTC)
         ctes, results, params, planned = [], [], {}, []
         for i, write in enumerate(writes):
@@ -377,8 +377,6 @@ class PostgresResourceStore:
                 results.append(f"(select count(*) from {p}r), (select blob_id from {p}r)")
             params.update({p + key: value for key, value in part.items()})
             planned.append((write, version, body))
-        if not writes:
-            return []
         cur = await conn.execute("with " + ", ".join(ctes) + "\nselect " + ", ".join(results), params)
         row = await cur.fetchone()
         return [StoredResource(write.res_type, write.res_id, version, write.workspace_id, now, body, row[2 * i + 1])
