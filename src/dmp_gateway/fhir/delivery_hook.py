@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from psycopg import AsyncConnection
-
 from dmp_gateway import ins
 from dmp_gateway.fhir.codes import IMMEDIATE_MODE, PROCESSING_MODE_SYSTEM
 from dmp_gateway.fhir.references import parse_reference
@@ -41,11 +39,10 @@ def patient_lock(workspace_id: str, patient_id: str, patient: StoredResource | N
     return job_lock(workspace_id, patient_id, person_ins(patient.as_dict()) if patient is not None else None)
 
 
-async def request_lock(resources: PostgresResourceStore, workspace_id: str, patient_id: str,
-                       conn: AsyncConnection | None = None) -> str:
+async def request_lock(resources: PostgresResourceStore, workspace_id: str, patient_id: str) -> str:
     """The job lock of a request about `patient_id`, from the Patient as it stands now."""
     try:
-        patient = await resources.read_any("Patient", patient_id, conn)
+        patient = await resources.read_any("Patient", patient_id)
     except ResourceNotFound:  # checked when the request was written; gone since: the delivery will say so
         patient = None
     return patient_lock(workspace_id, patient_id, patient)
