@@ -205,7 +205,7 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
     the same answer where both apply (tests/unit/dmp/test_content_type.py).
     """
     media = _MEDIA_TYPE.match(value)
-    if media is not None and "*=" not in value:
+    if media is not None:
         params: dict[str, str] = {}
         position = media.end()
         while position < len(value):
@@ -213,6 +213,8 @@ def parse_content_type(value: str) -> tuple[str, dict[str, str]]:
             if parameter is None:
                 break
             name, quoted, token = parameter.groups()
+            if "*" in name:  # RFC 2231: `name*=` (encoded) and `name*0=` (continued) are the email package's
+                break
             if quoted is not None and len(quoted) > 1 and quoted[0] == "<" and quoted[-1] == ">":
                 quoted = quoted[1:-1]  # as email.utils.unquote does (a Content-ID in `start`)
             params[name.lower()] = quoted if quoted is not None else token

@@ -48,5 +48,7 @@ def test_what_the_fast_reading_leaves_to_the_email_package():
     # An escaped quote, RFC 2231 continuations and encodings, stray text, no media type at all.
     assert parse_content_type('text/plain; name="a\\"b"')[1] == {"name": 'a"b'}
     assert parse_content_type("text/plain; title*=UTF-8''caf%C3%A9")[1] == {"title": "café"}
+    assert parse_content_type("text/plain; a*0=x; a*1=y")[1] == {"a": "xy"}
+    assert parse_content_type("0/0;0*0=0") == _content_type_by_email("0/0;0*0=0")  # found by hypothesis
     assert parse_content_type("multipart/related; boundary=abc; junk")[1]["boundary"] == "abc"
     assert parse_content_type("nonsense")[0] == "text/plain"
