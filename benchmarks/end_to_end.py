@@ -26,6 +26,10 @@ to every DMP call (POST /_sim/faults). Per run:
   cpu_cores         CPU used per process group over the run (where the two cores went)
   cpu_ms_per_document  the same CPU divided by the requests posted: steadier than documents/s on a
                     machine shared with other work (compare it between runs)
+  postgres_cpu_ms_per_document_by_pool  PostgreSQL's share by the backends' application_name: dmpgw (API
+                    and worker), dmpgw-jobs (procrastinate), dmp_sim (the simulator's own storage)
+  product_cpu_ms_per_document  gateway + worker + PostgreSQL - the simulator's backends: what the product
+                    itself costs, the DMP stand-in and the load client left out
 """
 
 from __future__ import annotations
@@ -42,12 +46,14 @@ import ssl
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import ConnectionLost, RawClient, build_request, host_port  # noqa: E402
@@ -224,6 +230,18 @@ class Cpu:
         out["postgres"] = _cpu_of([int(pidfile.read_text().split()[0])] if pidfile.exists() else [], children=True)
         return out
 
+    def postgres_by_client(self) -> dict[str, float]:
+        """CPU seconds of the live PostgreSQL backends by `application_name` (store.db names each pool)."""
+        if self.stack is None:
+            return {}
+        with psycopg.connect(self.stack.database_url, autocommit=True) as conn:
+            rows = conn.execute("select pid, application_name from pg_stat_activity where backend_type = 'client backend'"
+                                " and pid <> pg_backend_pid()").fetchall()
+        out: dict[str, float] = defaultdict(float)
+        for pid, name in rows:
+            out[name or "other"] += _cpu_of([pid])
+        return dict(out)
+
 
 def _cpu_of(pids: list[int], children: bool = False) -> float:
     total = 0.0
@@ -240,10 +258,14 @@ def _cpu_of(pids: list[int], children: bool = False) -> float:
 
 def measure(url: str, ws: Workspace, fhir: httpx.Client, pdf: bytes, people: list[DemoPatient],
             args: argparse.Namespace, cpu: Cpu) -> dict:
-    before = cpu.sample()
+    before, pg_before = cpu.sample(), cpu.postgres_by_client()
     run, ran = asyncio.run(drive(Flows(url, ws, pdf, people), args.clients, args.duration, args.rate))
     comms = outcomes(fhir, len(run.posted))
-    after = cpu.sample()
+    after, pg_after = cpu.sample(), cpu.postgres_by_client()
+    per_document = ({k: round((after[k] - before[k]) / len(run.posted) * 1000, 1) for k in after}
+                    if run.posted else {})
+    pg_per_document = ({k: round((v - pg_before.get(k, 0.0)) / len(run.posted) * 1000, 2) for k, v in pg_after.items()}
+                       if run.posted else {})
     ended = {c["basedOn"][0]["reference"].split("/", 1)[1]: c for c in comms}
     done_at = {rid: datetime.fromisoformat(c.get("sent") or c["received"]).timestamp() for rid, c in ended.items()}
     latencies = [done_at[rid] - sent for rid, sent in run.posted.items() if rid in done_at]
@@ -256,8 +278,14 @@ def measure(url: str, ws: Workspace, fhir: httpx.Client, pdf: bytes, people: lis
         "latency_ms": percentiles(latencies),
         "span_s": round(span, 1), "clients_ran_s": round(ran, 1),
         "cpu_cores": {k: round((after[k] - before[k]) / span, 2) for k in after} if span else {},
-        "cpu_ms_per_document": ({k: round((after[k] - before[k]) / len(run.posted) * 1000, 1) for k in after}
-                                if run.posted else {}),
+        "cpu_ms_per_document": per_document,
+        # The backends open at both ends of the run, by pool: what the simulator's own storage costs
+        # PostgreSQL, and so what the product (gateway, worker and their PostgreSQL) costs without the DMP
+        # stand-in and the load client, which share these cores only because there is no other machine.
+        "postgres_cpu_ms_per_document_by_pool": pg_per_document,
+        "product_cpu_ms_per_document": (round(per_document["gateway"] + per_document["worker"] + per_document["postgres"]
+                                              - pg_per_document.get("dmp_sim", 0.0), 1)
+                                        if "worker" in per_document else None),
         "client_errors": run.errors, "error_samples": run.error_samples,
         "failure_reasons": sorted({c["notDoneReason"]["coding"][0]["code"]
                                    for c in comms if c["status"] != "completed"}),

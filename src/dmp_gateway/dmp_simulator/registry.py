@@ -156,7 +156,8 @@ class Registry:
             # few hundred ms of them. This skips the WAL flush wait on every submission (session-local).
             await conn.execute("set synchronous_commit = off")
 
-        pool = AsyncConnectionPool(url, min_size=1, max_size=max_size, open=False, name="dmp_sim", configure=configure)
+        pool = AsyncConnectionPool(url, min_size=1, max_size=max_size, open=False, name="dmp_sim", configure=configure,
+                                   kwargs={"application_name": "dmp_sim"})
         await pool.open(wait=True, timeout=30)
         async with pool.connection() as conn:
             async with conn.transaction():

@@ -12,9 +12,12 @@ async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20, name: st
     """An open async pool; connections are autocommit so every write opens its own transaction.
 
     `options`: server settings for these connections (libpq `options`, e.g. `-c name=value`), added
-    to any the URL already carries.
+    to any the URL already carries. The pool's `name` is its connections' `application_name` (unless the
+    URL sets one), so `pg_stat_activity` tells the API's and worker's connections from the job queue's.
     """
     extra = {}
+    if "application_name" not in conninfo_to_dict(url):
+        extra["application_name"] = name
     if options:
         extra["options"] = " ".join(filter(None, (conninfo_to_dict(url).get("options"), options)))
 
