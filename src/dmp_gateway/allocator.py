@@ -23,7 +23,8 @@ from contextlib import contextmanager
 
 #: Largest buffer taken from the heap; larger ones (a 10 MB PDF) are still mapped and given back.
 MMAP_THRESHOLD = 4 << 20
-#: Free memory the heap keeps before giving its top back to the kernel.
+#: Free memory the heap keeps before giving its top back to the kernel. glibc's own dynamic mode can
+#: keep as much: its threshold follows twice the largest mapped buffer freed so far, up to 64 MiB.
 TRIM_THRESHOLD = 64 << 20
 #: Extra memory asked for whenever the heap grows, so it grows in steps rather than per buffer.
 TOP_PAD = 4 << 20
