@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from dmp_gateway.allocator import ENVIRONMENT, lent_environment
+
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator only")
 
 _CHILD = """
@@ -51,3 +53,13 @@ def test_an_operators_setting_is_left_as_given():
     kept = _run("keep", MALLOC_TOP_PAD_="0")
     assert "MALLOC_TOP_PAD_" not in kept["applied"]
     assert "MALLOC_MMAP_THRESHOLD_" in kept["applied"]
+
+
+def test_the_settings_are_only_lent_to_the_server_and_yield_to_the_operators(monkeypatch):
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    with lent_environment():
+        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "1"
+        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == ENVIRONMENT["MALLOC_MMAP_THRESHOLD_"]
+    assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "1"

@@ -8,8 +8,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from dmp_gateway.allocator import ENVIRONMENT, lent_environment
-
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DMPGW_TEST_DATABASE_URL")),
                                 reason="an external server is configured by its operator")
 
@@ -40,13 +38,3 @@ def test_a_backend_reuses_its_large_buffers_instead_of_faulting_them_in_again(pg
             round_trip()
         per_round = (_minor_faults(pid) - before) / 20
     assert per_round < 170, f"{per_round} page faults per round"
-
-
-def test_the_settings_are_only_lent_to_the_server_and_yield_to_the_operators(monkeypatch):
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1")
-    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
-    with lent_environment():
-        assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "1"
-        assert os.environ["MALLOC_MMAP_THRESHOLD_"] == ENVIRONMENT["MALLOC_MMAP_THRESHOLD_"]
-    assert "MALLOC_MMAP_THRESHOLD_" not in os.environ
-    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "1"
