@@ -261,8 +261,8 @@ class PostgresResourceStore:
         """`read_any` of several (type, id) in one round trip; those not found are left out."""
         if not refs:
             return {}
+        current_of, params = _current_of(refs)
         async with self._connection(conn) as c:
-            current_of, params = _current_of(refs)
             cur = await c.execute(_SELECT + current_of, params)
             rows = await cur.fetchall()
         return {(stored.res_type, stored.id): stored for stored in map(_row, rows)}
